@@ -1,0 +1,120 @@
+"""Editions: everything that decides which model an address names.
+
+An edition is data, not a code path: a T5 shape, a vocabulary file pinned by its SHA-256,
+the special token ids, and the pinned parameter count and layout hash. The grid (2,000,001
+values from -100 to 100 in steps of 0.0001) and the bijection are the same for every
+edition. A released edition never changes: `tests/test_edition.py` checks every pinned
+number against the live `transformers` model, so an upgrade that moves a weight is caught.
+
+This module imports neither torch nor transformers, so `shelf about` and address checks
+answer instantly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HEAD = 16  # digits in the Feistel head H (design.md §3); every edition has P > HEAD
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Where a SentencePiece model file lives (an installed package's data) and its pin."""
+
+    package: str  # importable package that ships the file
+    resource: str  # path inside that package
+    sha256: str
+    size: int  # number of tokens
+
+
+@dataclass(frozen=True)
+class Edition:
+    name: str
+    version: int
+    t5: dict = field(repr=False)  # keyword arguments for transformers.T5Config
+    vocab: Vocab = field(repr=False)
+    param_count: int  # P: unique parameters, tied embeddings counted once
+    layout_sha256: str  # sha256 of "name shape" lines in parameter order (see build.layout)
+    pad_id: int = 0
+    eos_id: int = 2
+    decoder_start_id: int = 0
+    description: str = ""
+
+    @property
+    def id(self) -> str:
+        """The identifier written into call slips and keys: `t5-small/v1`."""
+        return f"{self.name}/v{self.version}"
+
+
+_SPECIALS = dict(pad_token_id=0, eos_token_id=2, decoder_start_token_id=0)
+
+T5_SMALL = Edition(
+    name="t5-small",
+    version=1,
+    description="T5 v1.0 small shape, Mistral-7B v0.1 vocabulary (32,000 BPE tokens)",
+    t5=dict(
+        vocab_size=32000,
+        d_model=512,
+        d_kv=64,
+        d_ff=2048,
+        num_layers=6,
+        num_decoder_layers=6,
+        num_heads=8,
+        relative_attention_num_buckets=32,
+        relative_attention_max_distance=128,
+        dropout_rate=0.0,
+        layer_norm_epsilon=1e-6,
+        feed_forward_proj="relu",
+        tie_word_embeddings=True,
+        **_SPECIALS,
+    ),
+    vocab=Vocab(
+        package="mistral_common",
+        resource="data/tokenizer.model.v1",
+        sha256="dadfd56d766715c61d2ef780a525ab43b8e6da4de6865bda3d95fdef5e134055",
+        size=32000,
+    ),
+    param_count=60_441_088,
+    layout_sha256="",
+)
+
+TINY = Edition(
+    name="tiny",
+    version=1,
+    description="a few thousand parameters and a 128-token vocabulary, for tests and demos",
+    t5=dict(
+        vocab_size=128,
+        d_model=16,
+        d_kv=4,
+        d_ff=32,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        relative_attention_num_buckets=8,
+        relative_attention_max_distance=16,
+        dropout_rate=0.0,
+        layer_norm_epsilon=1e-6,
+        feed_forward_proj="relu",
+        tie_word_embeddings=True,
+        **_SPECIALS,
+    ),
+    vocab=Vocab(package="babel_core", resource="data/tiny.model", sha256="", size=128),
+    param_count=0,
+    layout_sha256="",
+)
+
+EDITIONS: dict[str, Edition] = {e.name: e for e in (T5_SMALL, TINY)}
+DEFAULT_EDITION = T5_SMALL.name
+
+
+class UnknownEdition(ValueError):
+    pass
+
+
+def get_edition(name: str) -> Edition:
+    """Look an edition up by name (`t5-small`) or id (`t5-small/v1`)."""
+    key = name.strip().lower().split("/v")[0]
+    if key not in EDITIONS:
+        known = ", ".join(sorted(EDITIONS))
+        raise UnknownEdition(f"unknown edition {name!r}; the library has: {known}")
+    return EDITIONS[key]
