@@ -75,7 +75,7 @@ T5_SMALL = Edition(
         size=32000,
     ),
     param_count=60_441_088,
-    layout_sha256="",
+    layout_sha256="8e9f89855827bc5b44e7fbf3b23549e7955f6d43a991d1249456e82f6ecc09d3",
 )
 
 TINY = Edition(
@@ -99,8 +99,8 @@ TINY = Edition(
         **_SPECIALS,
     ),
     vocab=Vocab(package="babel_core", resource="data/tiny.model", sha256="", size=128),
-    param_count=0,
-    layout_sha256="",
+    param_count=5_776,
+    layout_sha256="fc7e09e6cef77d91b5336a412a1603d8682a2fdeeca39a0f8d0a07a5e335bc22",
 )
 
 EDITIONS: dict[str, Edition] = {e.name: e for e in (T5_SMALL, TINY)}

@@ -1,0 +1,138 @@
+"""The fast path of Φ in torch: the same integers as `bijection.py`, on CPU or CUDA.
+
+torch has no uint64 arithmetic, so 64-bit words live in int64: addition, multiplication and
+xor wrap the same way on the bit patterns, and right shifts are masked to be logical. Work
+runs in chunks so that temporaries stay in cache; the tail digest is a wrapping int64 sum,
+which any reduction order gives exactly.
+
+For a short address the tail T is all zeros, so T1 = F1(H) is recomputed in the second pass
+instead of stored: one pass hashes T1 for the digest, one pass computes T1 + F2 and writes the
+weights (design.md §6).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from . import bijection as ref
+from .edition import HEAD, Edition
+from .grid import N, to_weights
+
+CHUNK = 1 << 20
+
+
+def _s64(u: int) -> int:
+    """A uint64 constant as the int64 with the same bits."""
+    u &= (1 << 64) - 1
+    return u - (1 << 64) if u >= 1 << 63 else u
+
+
+GAMMA, C1, C2 = _s64(ref.GAMMA), _s64(ref.C1), _s64(ref.C2)
+
+
+def _lshr(x: torch.Tensor, s: int) -> torch.Tensor:
+    return (x >> s) & ((1 << (64 - s)) - 1)
+
+
+def mix64(x: torch.Tensor) -> torch.Tensor:
+    x = x ^ _lshr(x, 30)
+    x = x * C1
+    x = x ^ _lshr(x, 27)
+    x = x * C2
+    return x ^ _lshr(x, 31)
+
+
+def counters(k: int, j: torch.Tensor) -> torch.Tensor:
+    return j * GAMMA + _s64(k)
+
+
+def stream(k: int, j: torch.Tensor) -> torch.Tensor:
+    """Digits at positions j of key k's stream (see bijection.stream)."""
+    return _lshr(mix64(counters(k, j)), 11) % N
+
+
+def _positions(start: int, count: int, device) -> torch.Tensor:
+    return torch.arange(start, start + count, dtype=torch.int64, device=device)
+
+
+def _chunks(total: int, device):
+    size = total if torch.device(device).type == "cuda" else CHUNK
+    for start in range(0, total, size):
+        yield start, min(size, total - start)
+
+
+def _digest_chunk(kg: int, j: torch.Tensor, t1: torch.Tensor) -> tuple[int, int]:
+    m = mix64(counters(kg, j) ^ t1)
+    return int(m.sum()), int(((2 * j + 1) * m).sum())
+
+
+def _add_mod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    s = a + b
+    return torch.where(s >= N, s - N, s)
+
+
+def _expand(edition: Edition, d1: int, d2: int) -> np.ndarray:
+    mask = (1 << 64) - 1
+    return ref.expand(edition, d1 & mask, d2 & mask)
+
+
+def build_weights(edition: Edition, head: np.ndarray, out: torch.Tensor) -> None:
+    """Write Φ((head, 0...0)) as float32 weights into `out` (a flat tensor of P floats).
+
+    This is the build of every short address: all digits past the head are zero.
+    """
+    P = edition.param_count
+    assert out.shape == (P,) and out.dtype == torch.float32
+    h = np.asarray(head, dtype=np.int64)
+    k1, kg = ref.key(edition, "F1", h), ref.key(edition, "G")
+    tail, dev = P - HEAD, out.device
+    d1 = d2 = 0
+    for start, count in _chunks(tail, dev):
+        j = _positions(start, count, dev)
+        a, b = _digest_chunk(kg, j, stream(k1, j))
+        d1, d2 = d1 + a, d2 + b
+    h1 = (h + _expand(edition, d1, d2)) % N
+    k2 = ref.key(edition, "F2", h1)
+    out[:HEAD] = to_weights(torch.from_numpy(h1).to(dev))
+    for start, count in _chunks(tail, dev):
+        j = _positions(start, count, dev)
+        to_weights(_add_mod(stream(k1, j), stream(k2, j)), out=out[HEAD + start : HEAD + start + count])
+
+
+def phi(edition: Edition, a: torch.Tensor) -> torch.Tensor:
+    """Φ on a full digit vector (int64 tensor of P digits), on a's device."""
+    h, t = a[:HEAD].cpu().numpy(), a[HEAD:]
+    k1, kg = ref.key(edition, "F1", h), ref.key(edition, "G")
+    t1 = torch.empty_like(t)
+    d1 = d2 = 0
+    for start, count in _chunks(len(t), t.device):
+        j = _positions(start, count, t.device)
+        t1[start : start + count] = _add_mod(t[start : start + count], stream(k1, j))
+        a_, b_ = _digest_chunk(kg, j, t1[start : start + count])
+        d1, d2 = d1 + a_, d2 + b_
+    h1 = (h + _expand(edition, d1, d2)) % N
+    k2 = ref.key(edition, "F2", h1)
+    for start, count in _chunks(len(t), t.device):
+        j = _positions(start, count, t.device)
+        t1[start : start + count] = _add_mod(t1[start : start + count], stream(k2, j))
+    return torch.cat([torch.from_numpy(h1).to(t.device), t1])
+
+
+def phi_inverse(edition: Edition, m: torch.Tensor) -> torch.Tensor:
+    """Φ⁻¹ on a full digit vector, on m's device."""
+    h1, t2 = m[:HEAD].cpu().numpy(), m[HEAD:]
+    k2, kg = ref.key(edition, "F2", h1), ref.key(edition, "G")
+    t1 = torch.empty_like(t2)
+    d1 = d2 = 0
+    for start, count in _chunks(len(t2), t2.device):
+        j = _positions(start, count, t2.device)
+        t1[start : start + count] = (t2[start : start + count] - stream(k2, j)) % N
+        a_, b_ = _digest_chunk(kg, j, t1[start : start + count])
+        d1, d2 = d1 + a_, d2 + b_
+    h = (h1 - _expand(edition, d1, d2)) % N
+    k1 = ref.key(edition, "F1", h)
+    for start, count in _chunks(len(t2), t2.device):
+        j = _positions(start, count, t2.device)
+        t1[start : start + count] = (t1[start : start + count] - stream(k1, j)) % N
+    return torch.cat([torch.from_numpy(h).to(t2.device), t1])
