@@ -31,7 +31,7 @@ class Vocab:
 class Edition:
     name: str
     version: int
-    t5: dict = field(repr=False)  # keyword arguments for transformers.T5Config
+    t5: dict = field(repr=False, compare=False)  # keyword arguments for transformers.T5Config
     vocab: Vocab = field(repr=False)
     param_count: int  # P: unique parameters, tied embeddings counted once
     layout_sha256: str  # sha256 of "name shape" lines in parameter order (see build.layout)
