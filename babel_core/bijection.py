@@ -63,7 +63,7 @@ def stream(k: int, count: int, start: int = 0) -> np.ndarray:
 
 
 def digest(edition: Edition, tail: np.ndarray) -> tuple[int, int]:
-    """The two lanes of the tail digest: m_j = mix64(counter_j ^ t_j); D1 = Σ m_j, D2 = Σ (2j+1) m_j.
+    """The tail digest's two lanes: m_j = mix64(counter_j ^ t_j), D1 = Σ m_j, D2 = Σ (2j+1) m_j.
 
     Sums mod 2**64 do not depend on order, so any device may reduce in any order.
     """

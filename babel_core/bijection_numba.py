@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from . import bijection as ref
 from .edition import HEAD, Edition
-from .grid import N, SCALE, ZERO
+from .grid import SCALE, ZERO, N
 
 _GAMMA, _C1, _C2 = np.uint64(ref.GAMMA), np.uint64(ref.C1), np.uint64(ref.C2)
 _N = np.uint64(N)

@@ -97,7 +97,9 @@ def build_weights(edition: Edition, head: np.ndarray, out: torch.Tensor) -> None
     out[:HEAD] = to_weights(torch.from_numpy(h1).to(dev))
     for start, count in _chunks(tail, dev):
         j = _positions(start, count, dev)
-        to_weights(_add_mod(stream(k1, j), stream(k2, j)), out=out[HEAD + start : HEAD + start + count])
+        to_weights(
+            _add_mod(stream(k1, j), stream(k2, j)), out=out[HEAD + start : HEAD + start + count]
+        )
 
 
 def phi(edition: Edition, a: torch.Tensor) -> torch.Tensor:

@@ -50,7 +50,9 @@ def assign_flat(model, entries, flat: torch.Tensor) -> None:
     views, offset = {}, 0
     for name, shape in entries:
         size = int(np.prod(shape))
-        views[name] = torch.nn.Parameter(flat[offset : offset + size].view(shape), requires_grad=False)
+        views[name] = torch.nn.Parameter(
+            flat[offset : offset + size].view(shape), requires_grad=False
+        )
         offset += size
     assert offset == flat.numel(), "the flat buffer holds exactly the edition's parameters"
     model.load_state_dict(views, strict=False, assign=True)

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import LibraryError
+
 HEAD = 16  # digits in the Feistel head H (design.md §3); every edition has P > HEAD
+
+# The reading rules, the same in every edition (docs/the-library.md, "Reading").
+DEFAULT_PROMPT = "What is written in this book?"
+DEFAULT_MAX_TOKENS = 32
+MAX_TOKENS_CAP = 256  # hard cap on new tokens per reading
+MAX_PROMPT_TOKENS = 512  # encoder tokens (the prompt's and eos) per reading, at most
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,7 @@ EDITIONS: dict[str, Edition] = {e.name: e for e in (T5_SMALL, TINY)}
 DEFAULT_EDITION = T5_SMALL.name
 
 
-class UnknownEdition(ValueError):
+class UnknownEdition(LibraryError, ValueError):
     pass
 
 

@@ -80,7 +80,6 @@ def _table_on(device: str):
 
 def to_weights(digits, out=None):
     """Digits (an int tensor) to float32 weights on the digits' device, bit-exact."""
-    import torch
 
     if torch_arithmetic_exact(digits.device):
         w = _torch_arith(digits)

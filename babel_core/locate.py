@@ -14,12 +14,13 @@ import numpy as np
 
 from .address import LongAddress, describe_digits
 from .edition import Edition
+from .errors import LibraryError
 
 # Names a checkpoint may use for the tied embedding, besides the edition's own `shared.weight`.
 _TIED_ALIASES = ("encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight")
 
 
-class LocateError(ValueError):
+class LocateError(LibraryError, ValueError):
     """A checkpoint that is not of the edition's shape, or cannot be read."""
 
 
@@ -76,8 +77,10 @@ def flatten(edition: Edition, state: dict) -> tuple[np.ndarray, list[str]]:
         parts.append(tensor.detach().double().reshape(-1).numpy())
     if "lm_head.weight" in state and "shared.weight" in state:
         if not np.array_equal(state["lm_head.weight"].numpy(), state["shared.weight"].numpy()):
-            notes.append("lm_head.weight differs from shared.weight; the edition ties them, "
-                         "so shared.weight was used")
+            notes.append(
+                "lm_head.weight differs from shared.weight; the edition ties them, "
+                "so shared.weight was used"
+            )
     return np.concatenate(parts), notes
 
 

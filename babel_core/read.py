@@ -18,16 +18,18 @@ import torch
 
 from .address import Address
 from .build import Builder
-from .edition import Edition
+from .edition import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    MAX_PROMPT_TOKENS,
+    MAX_TOKENS_CAP,
+    Edition,
+)
+from .errors import LibraryError
 from .vocab import load_vocabulary
 
-DEFAULT_PROMPT = "What is written in this book?"
-DEFAULT_MAX_TOKENS = 32
-MAX_TOKENS_CAP = 256  # hard cap on new tokens per reading
-MAX_PROMPT_TOKENS = 512  # prompts longer than this (in tokens) are refused
 
-
-class ReadingError(ValueError):
+class ReadingError(LibraryError, ValueError):
     """A reading request that cannot be served as asked (the message says what to change)."""
 
 
@@ -121,7 +123,7 @@ class Reader:
         prompt: str = DEFAULT_PROMPT,
         max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> Reading:
-        """Build the volume (a short Address, or a full digit vector from a call slip) and read it."""
+        """Build the volume (a short Address, or a slip's full digit vector) and read it."""
         check_max_tokens(max_tokens)
         input_ids = encode_prompt(self.edition, prompt)
         start = time.perf_counter()

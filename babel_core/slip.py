@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .edition import Edition, UnknownEdition, get_edition
+from .errors import LibraryError
 from .grid import N
 
 MAGIC = b"BABEL-SLIP 1\n"
@@ -27,7 +28,7 @@ PACKING = "base-N^3 uint64 LE"
 _MAX_HEADER = 4096
 
 
-class SlipError(ValueError):
+class SlipError(LibraryError, ValueError):
     """A call slip that cannot be read; the message says what is wrong with the file."""
 
 
@@ -46,7 +47,9 @@ def unpack(payload: bytes, count: int) -> np.ndarray:
     words = np.frombuffer(payload, dtype="<u8")
     if (words >= np.uint64(N**3)).any():
         raise SlipError("the slip's digits are out of range: the file is corrupted")
-    a = np.stack([words % np.uint64(N), words // np.uint64(N) % np.uint64(N), words // np.uint64(N * N)], 1)
+    a = np.stack(
+        [words % np.uint64(N), words // np.uint64(N) % np.uint64(N), words // np.uint64(N * N)], 1
+    )
     flat = a.reshape(-1).astype(np.int64)
     if flat[count:].any():
         raise SlipError("the slip has digits past the edition's length: the file is corrupted")
@@ -56,8 +59,12 @@ def unpack(payload: bytes, count: int) -> np.ndarray:
 def write_slip(path: str | Path, edition: Edition, digits: np.ndarray) -> Path:
     assert len(digits) == edition.param_count, "a slip carries one digit per parameter"
     payload = pack(digits)
-    header = {"edition": edition.id, "digits": edition.param_count, "packing": PACKING,
-              "blake2b": _checksum(payload)}
+    header = {
+        "edition": edition.id,
+        "digits": edition.param_count,
+        "packing": PACKING,
+        "blake2b": _checksum(payload),
+    }
     path = Path(path)
     path.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + payload)
     return path
@@ -82,16 +89,22 @@ def read_slip(path: str | Path, edition: Edition | None = None) -> tuple[Edition
     except (ValueError, KeyError, TypeError, UnknownEdition) as e:
         raise SlipError(f"the call slip {path} has an unreadable header: {e}") from e
     if slip_edition.id != header["edition"] or header.get("packing") != PACKING:
-        raise SlipError(f"the call slip is for {header['edition']!r}, which this library cannot read")
+        raise SlipError(
+            f"the call slip is for {header['edition']!r}, which this library cannot read"
+        )
     if edition is not None and edition.id != slip_edition.id:
         raise SlipError(f"this call slip is for the {slip_edition.id} edition, not {edition.id}")
     if count != slip_edition.param_count:
-        raise SlipError(f"the slip has {count} digits; {slip_edition.id} volumes have "
-                        f"{slip_edition.param_count}")
+        raise SlipError(
+            f"the slip has {count} digits; {slip_edition.id} volumes have "
+            f"{slip_edition.param_count}"
+        )
     expected = (count + 2) // 3 * 8
     if len(payload) != expected:
-        raise SlipError(f"the call slip is truncated or padded: {len(payload)} bytes of digits, "
-                        f"expected {expected}")
+        raise SlipError(
+            f"the call slip is truncated or padded: {len(payload)} bytes of digits, "
+            f"expected {expected}"
+        )
     if _checksum(payload) != header.get("blake2b"):
         raise SlipError("the call slip's checksum does not match: the file is corrupted")
     return slip_edition, unpack(payload, count)

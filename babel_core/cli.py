@@ -1,0 +1,263 @@
+"""`shelf`: the library from the terminal.
+
+    shelf read ADDRESS [PROMPT]       read a volume          shelf read --slip FILE [PROMPT]
+    shelf random [PROMPT]             open a random volume   shelf about
+    shelf locate CHECKPOINT [--slip OUT]                     shelf save ADDRESS FOLDER
+
+Commands that need no model (`about`, a malformed address) answer without importing torch or
+transformers; everything heavy is imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import contextmanager
+
+from .address import AddressError, about_numbers, parse_address, random_address
+from .edition import (
+    DEFAULT_EDITION,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    EDITIONS,
+    get_edition,
+)
+from .errors import LibraryError
+
+
+@contextmanager
+def progress(label: str, total: int = 1):
+    """A progress bar on stderr for work that may take over a second (silent when piped)."""
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=total,
+        desc=label,
+        leave=False,
+        disable=not sys.stderr.isatty(),
+        bar_format="{desc} {bar} {elapsed}",
+    )
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _reader(args):
+    with progress("opening the library"):
+        from .read import Reader
+
+        return Reader(get_edition(args.edition), args.device)
+
+
+def _max_address(edition) -> int:
+    from .grid import N
+
+    return N**edition.param_count if edition.param_count < 64 else None
+
+
+def _print_reading(args, where: str, prompt: str, reading) -> None:
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "edition": get_edition(args.edition).id,
+                    "address": where,
+                    "prompt": prompt,
+                    **reading.to_dict(),
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    rule = "─" * min(72, max(20, len(where)))
+    end = "stopped at eos" if reading.stopped_at_eos else "no eos"
+    print(f"{where}  ({get_edition(args.edition).id})\nprompt: {prompt}\n{rule}")
+    print(reading.text)
+    print(
+        f"{rule}\n{len(reading.token_ids)} tokens ({end}) · fingerprint {reading.fingerprint}"
+        f" · {reading.seconds:.2f} s"
+    )
+
+
+def cmd_read(args) -> int:
+    edition = get_edition(args.edition)
+    if args.slip:
+        from .slip import read_slip
+
+        edition, digits = read_slip(args.slip, None if args.edition_given is None else edition)
+        args.edition = edition.name
+        target, where = digits, f"slip {args.slip}"
+    else:
+        if not args.address:
+            raise AddressError(
+                "which volume? give an address such as babel-w3-s2-v17, or --slip FILE"
+            )
+        target = parse_address(args.address, _max_address(edition))
+        where = str(target)
+    reader = _reader(args)
+    with progress(f"reading {where}"):
+        reading = reader.read(target, args.prompt, args.max_tokens)
+    _print_reading(args, where, args.prompt, reading)
+    return 0
+
+
+def cmd_random(args) -> int:
+    address = random_address()
+    reader = _reader(args)
+    with progress(f"reading {address}"):
+        reading = reader.read(address, args.prompt, args.max_tokens)
+    _print_reading(args, str(address), args.prompt, reading)
+    return 0
+
+
+def cmd_save(args) -> int:
+    from .save import save_volume
+
+    edition = get_edition(args.edition)
+    address = parse_address(args.address, _max_address(edition))
+    reader = _reader(args)
+    with progress(f"building {address}"):
+        reader.builder.build(address)
+        folder = save_volume(reader, str(address), args.folder)
+    if args.json:
+        print(json.dumps({"edition": edition.id, "address": str(address), "folder": str(folder)}))
+    else:
+        print(
+            f"saved {address} ({edition.id}) to {folder}/\n"
+            f"load it with T5ForConditionalGeneration.from_pretrained({str(folder)!r})"
+        )
+    return 0
+
+
+def cmd_locate(args) -> int:
+    from .locate import load_state_dict, locate
+    from .slip import write_slip
+
+    edition = get_edition(args.edition)
+    with progress("locating", total=3) as bar:
+        state = load_state_dict(args.checkpoint)
+        bar.update()
+        found = locate(edition, state)
+        bar.update()
+        if args.slip:
+            write_slip(args.slip, edition, found.digits)
+        bar.update()
+    a = found.address
+    info = {
+        "edition": edition.id,
+        "address": str(a),
+        "wall": a.wall,
+        "shelf": a.shelf,
+        "volume": a.volume,
+        "hexagon_chars": a.hexagon_chars,
+        "short_address": str(a.short) if a.short else None,
+        "clamped": found.clamped,
+        "max_rounding_error": found.max_rounding_error,
+        "slip": args.slip,
+        "notes": list(found.notes),
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"found in the {edition.id} library: {a}")
+    print(
+        f"wall {a.wall}, shelf {a.shelf}, volume {a.volume}; "
+        f"the hexagon's name has {a.hexagon_chars:,} characters"
+    )
+    if a.short:
+        print(f"it stands in the near wing: shelf read {a.short}")
+    print(
+        f"{found.clamped:,} weights clamped to [-100, 100]; "
+        f"largest rounding error {found.max_rounding_error:.3g}"
+    )
+    for note in found.notes:
+        print(f"note: {note}")
+    print(
+        f"call slip written to {args.slip}: shelf read --slip {args.slip}"
+        if args.slip
+        else "write the full address with --slip FILE"
+    )
+    return 0
+
+
+def cmd_about(args) -> int:
+    edition = get_edition(args.edition)
+    facts = {
+        "edition": edition.id,
+        "description": edition.description,
+        **about_numbers(edition.param_count),
+    }
+    if args.json:
+        print(json.dumps(facts))
+        return 0
+    for key, value in facts.items():
+        print(
+            f"{key.replace('_', ' ')}: {value:,}"
+            if isinstance(value, int)
+            else f"{key.replace('_', ' ')}: {value}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--edition",
+        dest="edition_given",
+        choices=sorted(EDITIONS),
+        help=f"which library (default {DEFAULT_EDITION})",
+    )
+    common.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help=f"new tokens to read at most (default {DEFAULT_MAX_TOKENS})",
+    )
+    common.add_argument("--json", action="store_true", help="print one JSON object")
+    common.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+    parser = argparse.ArgumentParser(prog="shelf", description="The Model Library of Babel.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("read", parents=[common], help="read the volume at an address")
+    p.add_argument("address", nargs="?", help="e.g. babel-w3-s2-v17 or babel:3:2:17")
+    p.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT)
+    p.add_argument("--slip", help="read the full address in this call slip file")
+    p.set_defaults(handler=cmd_read)
+    p = sub.add_parser("random", parents=[common], help="open a random volume in the near wing")
+    p.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT)
+    p.set_defaults(handler=cmd_random)
+    p = sub.add_parser("locate", parents=[common], help="find the address of a checkpoint")
+    p.add_argument("checkpoint", help="a transformers folder, .safetensors or torch file")
+    p.add_argument("--slip", help="write the full address to this call slip file")
+    p.set_defaults(handler=cmd_locate)
+    p = sub.add_parser("save", parents=[common], help="save a volume as a transformers folder")
+    p.add_argument("address")
+    p.add_argument("folder")
+    p.set_defaults(handler=cmd_save)
+    p = sub.add_parser("about", parents=[common], help="how big the library is")
+    p.set_defaults(handler=cmd_about)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    args.edition = args.edition_given or DEFAULT_EDITION
+    start = time.perf_counter()
+    try:
+        return args.handler(args)
+    except LibraryError as e:
+        print(f"shelf: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if getattr(args, "verbose", False):
+            print(f"({time.perf_counter() - start:.2f} s)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
