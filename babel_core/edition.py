@@ -106,7 +106,12 @@ TINY = Edition(
         tie_word_embeddings=True,
         **_SPECIALS,
     ),
-    vocab=Vocab(package="babel_core", resource="data/tiny.model", sha256="", size=128),
+    vocab=Vocab(
+        package="babel_core",
+        resource="data/tiny.model",
+        sha256="8a8d0d5014d14afa20cbf72e15a199c2bc184d68e4fa750feb908dafd7d0f5af",
+        size=128,
+    ),
     param_count=5_776,
     layout_sha256="fc7e09e6cef77d91b5336a412a1603d8682a2fdeeca39a0f8d0a07a5e335bc22",
 )
