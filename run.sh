@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up, then open the library: `./run.sh` starts a random reading; `./run.sh read babel-w3-s2-v17`
+# or any other `shelf` command runs that instead.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash scripts/setup.sh
+if [ $# -eq 0 ]; then set -- random; fi
+exec .venv/bin/shelf "$@"
