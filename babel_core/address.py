@@ -26,6 +26,8 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .errors import LibraryError
+
 N = 2_000_001  # values on the grid = the base of an index's digits
 WALLS, SHELVES, VOLUMES = 4, 5, 35
 PER_HEXAGON = WALLS * SHELVES * VOLUMES  # 700
@@ -39,7 +41,7 @@ EXAMPLE = (
 )
 
 
-class AddressError(ValueError):
+class AddressError(LibraryError, ValueError):
     """The one error for a malformed address; its message says what a valid one looks like."""
 
     def __str__(self) -> str:  # args[0] is the problem alone, for callers that want it short
