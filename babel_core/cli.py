@@ -202,7 +202,8 @@ def cmd_about(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
+    """Options every subcommand takes (use as `parents=[common_options()]`)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--edition",
@@ -218,7 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print one JSON object")
     common.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    return common
 
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The library's subcommands; callers may add more to the returned subparsers."""
+    common = common_options()
     parser = argparse.ArgumentParser(prog="shelf", description="The Model Library of Babel.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("read", parents=[common], help="read the volume at an address")
@@ -239,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_save)
     p = sub.add_parser("about", parents=[common], help="how big the library is")
     p.set_defaults(handler=cmd_about)
-    return parser
+    return parser, sub
 
 
 def run(args: argparse.Namespace) -> int:
@@ -256,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    return run(build_parser()[0].parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from babel_core import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.run(cli.build_parser().parse_args(argv))
+    parser, _ = cli.build_parser()
+    return cli.run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

