@@ -8,7 +8,7 @@ own limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Reply kinds: the front ends colour them.
 READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"

@@ -38,7 +38,16 @@ ELLIPSIS = "…"
 EMPTY = "\u2014"  # Discord refuses empty field names and values: an em dash stands in
 
 # Invisible letters that are not format characters but are used to hide or blank text.
-_INVISIBLE_LETTERS = {"\u034f", "\u115f", "\u1160", "\u17b4", "\u17b5", "\u2800", "\u3164", "\uffa0"}
+_INVISIBLE_LETTERS = {
+    "\u034f",
+    "\u115f",
+    "\u1160",
+    "\u17b4",
+    "\u17b5",
+    "\u2800",
+    "\u3164",
+    "\uffa0",
+}
 _KEEP = {"\n", "\t"}
 
 
