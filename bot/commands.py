@@ -334,8 +334,9 @@ class Shelf:
                 return r.error(
                     f"Slow down: you can ask the library again in {wait} s.", private=True
                 )
+            n = verdict.in_flight
             return r.error(
-                f"You already have {verdict.in_flight} requests in progress, the most at once. "
+                f"You already have {n} request{'s' * (n != 1)} in progress, the most at once. "
                 "Wait for one to finish, or cancel it.",
                 private=True,
             )
