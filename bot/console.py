@@ -321,7 +321,7 @@ def run(
             finally:
                 runner.run(client.close())
                 runner.run(redis.aclose())
-                for worker, thread in running:
+                for worker, _ in running:
                     worker.stop()
-                for worker, thread in running:
+                for _, thread in running:
                     thread.join(timeout=30)

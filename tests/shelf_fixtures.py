@@ -1,6 +1,6 @@
 """Fixtures for the bot's tests: a real Redis, a real in-process worker, a command core.
 
-Import the fixtures by name in a test module (`from shelf_fixtures import library, shelf`).
+A test module uses them with `pytest_plugins = ["shelf_fixtures"]`.
 """
 
 from __future__ import annotations
@@ -72,6 +72,12 @@ async def shelf(library):
         await r.aclose()
 
 
-def someone() -> Requester:
+def new_requester() -> Requester:
     """A requester nobody else in the test run is (limits and memory are per person)."""
     return Requester(f"user-{uuid.uuid4().hex[:12]}", "someone", "guild-1", "channel-1")
+
+
+@pytest.fixture
+def someone():
+    """someone() is a new person each time it is called."""
+    return new_requester

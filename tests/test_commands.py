@@ -9,13 +9,15 @@ import asyncio
 import random
 
 import pytest
-from shelf_fixtures import library, shelf, someone  # noqa: F401
+from conftest import RedisServer
 
 from babel_core.address import parse_address, random_address
 from babel_core.edition import DEFAULT_PROMPT, TINY
 from babel_core.page import page_png
 from bot import reply as r
 from bot.commands import Requester
+
+pytest_plugins = ["shelf_fixtures"]
 
 ADDRESS = "babel-w3-s2-v17"
 EXAMPLE = (
@@ -39,7 +41,7 @@ class Clock:
         return self.now
 
 
-async def test_help_lists_every_command_with_an_example(shelf):
+async def test_help_lists_every_command_with_an_example(shelf, someone):
     reply = await shelf().handle("help", someone())
     assert reply.kind == r.INFO
     assert [(f.name, f.value) for f in reply.fields] == [
@@ -76,12 +78,12 @@ async def test_help_lists_every_command_with_an_example(shelf):
     ]
 
 
-async def test_nothing_after_shelf_is_help(shelf):
+async def test_nothing_after_shelf_is_help(shelf, someone):
     core = shelf()
     assert await core.handle("   ", someone()) == core.help()
 
 
-async def test_about_gives_the_size_of_the_edition(shelf):
+async def test_about_gives_the_size_of_the_edition(shelf, someone):
     reply = await shelf().handle("about", someone())
     fields = {f.name: f.value for f in reply.fields}
     assert reply.title == "The Model Library of Babel (tiny/v1)"
@@ -90,7 +92,7 @@ async def test_about_gives_the_size_of_the_edition(shelf):
     assert fields["Values per weight"] == "2,000,001"
 
 
-async def test_read_answers_with_the_volumes_reading(shelf, reader):
+async def test_read_answers_with_the_volumes_reading(shelf, reader, someone):
     reply = await shelf().handle(f"read {ADDRESS} Once upon a time", someone())
     expected = reader.read(parse_address(ADDRESS), "Once upon a time")
     fields = {f.name: f.value for f in reply.fields}
@@ -105,19 +107,19 @@ async def test_read_answers_with_the_volumes_reading(shelf, reader):
     assert [b.action for b in reply.buttons] == [r.PREV, r.NEXT, r.AGAIN]
 
 
-async def test_read_prints_the_address_canonically_and_unquotes_the_prompt(shelf, reader):
+async def test_read_prints_the_address_canonically_and_unquotes_the_prompt(shelf, reader, someone):
     reply = await shelf().handle('READ Babel:3:2:17 "Once upon a time"', someone())
     assert reply.title == ADDRESS
     assert reply.fields[0].value == "Once upon a time"
     assert reply.description == reader.read(parse_address(ADDRESS), "Once upon a time").text
 
 
-async def test_read_without_a_prompt_uses_the_default_prompt(shelf):
+async def test_read_without_a_prompt_uses_the_default_prompt(shelf, someone):
     reply = await shelf().handle(f"read {ADDRESS}", someone())
     assert reply.fields[0] == r.Field("Prompt", DEFAULT_PROMPT, inline=False)
 
 
-async def test_the_same_reading_again_comes_from_the_cache(shelf):
+async def test_the_same_reading_again_comes_from_the_cache(shelf, someone):
     core = shelf()
     first = await core.handle(f"read {ADDRESS} cached twice", someone())
     second = await core.handle(f"read {ADDRESS} cached twice", someone())
@@ -125,13 +127,13 @@ async def test_the_same_reading_again_comes_from_the_cache(shelf):
     assert {f.name: f.value for f in second.fields}["Cached"] == "yes"
 
 
-async def test_random_reads_the_volume_its_draw_names(shelf):
+async def test_random_reads_the_volume_its_draw_names(shelf, someone):
     reply = await shelf(rng=random.Random(7)).handle("random hello", someone())
     assert reply.title == str(random_address(random.Random(7)))
     assert reply.fields[0].value == "hello"
 
 
-async def test_next_and_prev_read_the_neighbours_of_your_last_volume(shelf):
+async def test_next_and_prev_read_the_neighbours_of_your_last_volume(shelf, someone):
     core, me = shelf(), someone()
     await core.handle(f"read {ADDRESS} Once upon a time", me)
     after = await core.handle("next", me)
@@ -142,7 +144,7 @@ async def test_next_and_prev_read_the_neighbours_of_your_last_volume(shelf):
     assert (back.title, back.fields[0].value) == ("babel-w3-s2-v18", "a new prompt")
 
 
-async def test_next_is_per_person_and_shared_by_every_bot_process(shelf):
+async def test_next_is_per_person_and_shared_by_every_bot_process(shelf, someone):
     me, other = someone(), someone()
     await shelf().handle("read babel-w1-s1-v35", me)
     await shelf().handle("read zzz-w1-s1-v1", other)
@@ -150,7 +152,7 @@ async def test_next_is_per_person_and_shared_by_every_bot_process(shelf):
     assert (await shelf().handle("prev", other)).title == "zzy-w4-s5-v35"
 
 
-async def test_next_before_any_reading_says_how_to_start(shelf):
+async def test_next_before_any_reading_says_how_to_start(shelf, someone):
     reply = await shelf().handle("next", someone())
     assert reply == r.error(
         "You have not read a volume yet, so there is no next one. Start with "
@@ -158,7 +160,7 @@ async def test_next_before_any_reading_says_how_to_start(shelf):
     )
 
 
-async def test_prev_of_the_first_volume_is_refused(shelf):
+async def test_prev_of_the_first_volume_is_refused(shelf, someone):
     core, me = shelf(), someone()
     await core.handle("read 0-w1-s1-v1", me)
     reply = await core.handle("prev", me)
@@ -167,7 +169,7 @@ async def test_prev_of_the_first_volume_is_refused(shelf):
     )
 
 
-async def test_page_is_a_png_of_the_volumes_weights(shelf):
+async def test_page_is_a_png_of_the_volumes_weights(shelf, someone):
     reply = await shelf().handle(f"page {ADDRESS} 3", someone())
     assert reply.title == f"{ADDRESS}, page 3 of 410"
     assert reply.description.startswith("Weights 31 to 45 of 5,776, one pixel each")
@@ -221,19 +223,19 @@ async def test_page_is_a_png_of_the_volumes_weights(shelf):
         ),
     ],
 )
-async def test_bad_input_is_refused_before_anything_is_queued(shelf, line, message):
+async def test_bad_input_is_refused_before_anything_is_queued(shelf, line, message, someone):
     core = shelf()
     reply = await core.handle(line, someone())
     assert reply == r.error(message)
     assert await core.client.r.xlen("babel:jobs") == 0
 
 
-async def test_a_prompt_of_too_many_tokens_is_refused(shelf):
+async def test_a_prompt_of_too_many_tokens_is_refused(shelf, someone):
     reply = await shelf(max_prompt_chars=2000).handle("random " + "zq" * 300, someone())
     assert reply == r.error("The prompt is too long: 601 tokens, at most 511.")
 
 
-async def test_the_console_shows_examples_without_the_prefix(shelf):
+async def test_the_console_shows_examples_without_the_prefix(shelf, someone):
     reply = await shelf(invocation="").handle("next", someone())
     assert reply.description == (
         "You have not read a volume yet, so there is no next one. Start with "
@@ -241,7 +243,7 @@ async def test_the_console_shows_examples_without_the_prefix(shelf):
     )
 
 
-async def test_flooding_past_the_cooldown_is_refused_until_it_passes(shelf):
+async def test_flooding_past_the_cooldown_is_refused_until_it_passes(shelf, someone):
     clock = Clock()
     core, me = shelf(clock=clock, cooldown_s=5.0), someone()
     assert (await core.handle(f"read {ADDRESS}", me)).kind == r.READING
@@ -258,7 +260,7 @@ async def test_flooding_past_the_cooldown_is_refused_until_it_passes(shelf):
     assert (await core.handle(f"read {ADDRESS}", me)).kind == r.READING
 
 
-async def test_the_cooldown_is_shared_by_every_bot_process(shelf):
+async def test_the_cooldown_is_shared_by_every_bot_process(shelf, someone):
     clock, me = Clock(), someone()
     assert (await shelf(clock=clock, cooldown_s=5.0).handle("random", me)).kind == r.READING
     other_process = shelf(clock=clock, cooldown_s=5.0)
@@ -268,7 +270,7 @@ async def test_the_cooldown_is_shared_by_every_bot_process(shelf):
     assert (await other_process.handle("random", someone())).kind == r.READING
 
 
-async def test_one_person_has_at_most_n_requests_in_flight(shelf):
+async def test_one_person_has_at_most_n_requests_in_flight(shelf, someone):
     core, me = shelf(max_jobs_per_user=1), someone()
     replies = await asyncio.gather(
         core.handle(f"read {ADDRESS} one", me), core.handle(f"read {ADDRESS} two", me)
@@ -283,10 +285,9 @@ async def test_one_person_has_at_most_n_requests_in_flight(shelf):
     assert (await core.handle(f"read {ADDRESS} three", me)).kind == r.READING  # slot given back
 
 
-async def test_a_pending_reading_can_be_cancelled_by_its_requester_only(shelf, tmp_path):
-    from shelf_fixtures import start_redis
+async def test_a_pending_reading_can_be_cancelled_by_its_requester_only(shelf, tmp_path, someone):
 
-    server = start_redis(tmp_path)  # a Redis no worker serves: the job stays queued
+    server = RedisServer(tmp_path).start()  # a Redis no worker serves: the job stays queued
     try:
         core, me = shelf(server.url), someone()
         seen = asyncio.Queue()
@@ -310,7 +311,7 @@ async def test_a_pending_reading_can_be_cancelled_by_its_requester_only(shelf, t
         server.stop()
 
 
-async def test_redis_down_is_said_plainly(shelf, tmp_path):
+async def test_redis_down_is_said_plainly(shelf, tmp_path, someone):
     core = shelf(f"unix://{tmp_path}/nobody-listens.sock")
     assert await core.handle(f"read {ADDRESS}", someone()) == r.error(
         "The library's queue is unreachable right now; try again in a minute"
