@@ -1,7 +1,7 @@
 """The `shelf` command: the library's subcommands (babel_core.cli) and the people's side.
 
-    shelf console [--edition tiny]    the !shelf commands at a local prompt (no Discord needed)
-    shelf bot [--sync]                the Discord bot (DISCORD_TOKEN from the environment)
+shelf console [--edition tiny]    the !shelf commands at a local prompt (no Discord needed)
+shelf bot [--sync]                the Discord bot (DISCORD_TOKEN from the environment)
 """
 
 from __future__ import annotations

@@ -307,13 +307,15 @@ class Shelf:
                 f"You have not read a volume yet, so there is no {command.name} one. Start with "
                 f"{self.example('read')} or {self.invocation}random."
             )
-        address, prompt = parse_address(last[0]), last[1]
-        if command.name == "prev" and address.index == 0:
-            raise CommandError(
-                f"{address} is the first volume of the library: none comes before it."
-            )
-        neighbour = address.neighbour(1 if command.name == "next" else -1)
-        return jobs.Job.read(str(neighbour), command.prompt or prompt, edition=edition)
+        step = self.neighbour(command.name, last[0], command.prompt or last[1])
+        return jobs.Job.read(str(step.address), step.prompt, edition=edition)
+
+    def neighbour(self, direction: str, address: str, prompt: str) -> Command:
+        """A reading of the volume after ("next") or before ("prev") an address."""
+        here = self._address("read", address)
+        if direction == "prev" and here.index == 0:
+            raise CommandError(f"{here} is the first volume of the library: none comes before it.")
+        return Command("read", here.neighbour(1 if direction == "next" else -1), prompt)
 
     @staticmethod
     def _or_default(command: Command) -> str:

@@ -127,9 +127,7 @@ class Spinner:
         self._task: asyncio.Task | None = None
 
     async def update(self, waiting: Waiting) -> None:
-        where = (
-            f"position {waiting.position} in the queue" if waiting.position > 0 else "reading"
-        )
+        where = f"position {waiting.position} in the queue" if waiting.position > 0 else "reading"
         self.label = f"{waiting.address}… ({where})"
 
     async def _spin(self) -> None:
