@@ -128,12 +128,17 @@ class ShelfBot(commands.Bot):
 
     def _typed_error(self, ctx: commands.Context, error: Exception) -> str:
         """The core's message for what was typed (the same words the console would say)."""
-        typed = ctx.message.content[len(ctx.prefix or "") :].strip().split(maxsplit=1)
         try:
-            self.core.parse(typed[1] if len(typed) > 1 else "")
+            self.core.parse(self.typed(ctx))
         except CommandError as e:
             return str(e)
         return str(error)
+
+    @staticmethod
+    def typed(ctx: commands.Context) -> str:
+        """What follows `shelf` in a prefix command's message."""
+        words = ctx.message.content[len(ctx.prefix or "") :].strip().split(maxsplit=1)
+        return words[1] if len(words) > 1 else ""
 
     async def on_app_command_error(self, interaction: discord.Interaction, error) -> None:
         """Errors a slash command raises before the hybrid command runs (its checks)."""
@@ -242,9 +247,8 @@ class ShelfCog(commands.Cog, name="Shelf"):
     async def shelf(self, ctx: commands.Context) -> None:
         """The Model Library of Babel: every command, with an example."""
         text = ""
-        if ctx.interaction is None and ctx.subcommand_passed:  # `!shelf raed …`, `!shelf help`
-            typed = ctx.message.content[len(ctx.prefix) :].strip().split(maxsplit=1)
-            text = typed[1] if len(typed) > 1 else ""
+        if ctx.interaction is None:  # `!shelf`, `!shelf help`, `!shelf raed …`
+            text = self.bot.typed(ctx)
         await self.answer(ctx, lambda: self.core.parse(text))
 
     @shelf.command(name="read")

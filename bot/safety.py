@@ -78,10 +78,10 @@ def defang(text: str) -> str:
 
 
 # Characters that start Discord markdown anywhere in a line, and at the start of a line
-# (headings, quotes, lists, subtext).
 _MARKDOWN = re.compile(r"[\\*_~`|<>\[\]()]")
-_LINE_START = re.compile(r"(?m)^([ \t]*)([#+-])")
-_LINE_NUMBER = re.compile(r"(?m)^([ \t]*\d+)(\.)")
+# (headings "# ", "## ", subtext "-# ", lists "- ", "+ ", "1. "); the rest of a line is left as is.
+_LINE_START = re.compile(r"(?m)^([ \t]*)([#+-])(?=[ \t#])")
+_LINE_NUMBER = re.compile(r"(?m)^([ \t]*\d+)(\.)(?=[ \t])")
 _EVERYONE = re.compile(r"@(?=(?:everyone|here)\b)", re.IGNORECASE)
 
 

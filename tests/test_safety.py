@@ -63,8 +63,7 @@ def test_a_hostile_reading_pings_nobody_and_links_nothing():
         assert host not in out
     assert "discord[.]gg/abc" in shown
     assert not any(unicodedata.category(c) == "Cf" for c in out)
-    assert re.search(r"(?m)^[#>-]", out) is None  # no heading, subtext, quote or list
-    assert re.search(r"(?m)^\d+\.", out) is None
+    assert re.search(r"(?m)^[ \t]*([#>+-]|\d+\.)[ \t#]", out) is None  # no heading, list, quote
 
 
 def test_truncate_cuts_the_raw_text_and_never_splits_an_escape():
@@ -108,3 +107,4 @@ def test_any_text_escaped_and_cut_fits_and_is_inert(text, limit):
     assert re.search(r"@(everyone|here)", out, re.IGNORECASE) is None
     assert not any(unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\t" for c in out)
     assert re.search(r"(?<!\\)(\\\\)*\\$", out.removesuffix("…")) is None  # no dangling escape
+    assert re.search(r"(?m)^[ \t]*([#>+-]|\d+\.)[ \t#]", out) is None
