@@ -41,6 +41,7 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 HAND_BACK_IDLE_MS = 10**9  # an entry handed back looks long idle: the next reclaim takes it
 FORGET_CONSUMERS_MS = 3_600_000  # consumers idle this long with nothing pending are removed
 _numbers = itertools.count()
+_IMPORT_LOCK = threading.Lock()
 
 
 def default_name(settings: Settings) -> str:
@@ -95,10 +96,13 @@ class Worker:
         log.info("worker %s on %s serving %s", self.name, self.device, self.url)
         beat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
         beat.start()
-        next_reclaim, backoff = 0.0, 0.1
+        next_reclaim, backoff, joined = 0.0, 0.1, False
         try:
             while not self._stop.is_set():
                 try:
+                    if not joined:
+                        self.queue.ensure_group()
+                        joined = True
                     self._store_unsaved()
                     batch: list[Delivery] = []
                     if time.monotonic() >= next_reclaim:
@@ -106,7 +110,7 @@ class Worker:
                         next_reclaim = time.monotonic() + self.settings.claim_idle_s / 2
                     room = self.settings.worker_batch - len(batch)
                     if room > 0 and not self._stop.is_set():
-                        batch += self.queue.read_new(room, 0 if batch else 1000)
+                        batch += self.queue.read_new(room, None if batch else 1000)
                     if batch:
                         self._process(batch)
                     backoff = 0.1
@@ -294,7 +298,8 @@ class Worker:
         if reader is None:
             from .read import Reader
 
-            reader = Reader(get_edition(edition_id), self.device)
+            with _IMPORT_LOCK:  # transformers' lazy imports are not safe from two threads at once
+                reader = Reader(get_edition(edition_id), self.device)
             self._readers[edition_id] = reader
             self._weights[edition_id] = self._weights_tier(reader)
         return reader
@@ -409,13 +414,13 @@ class Worker:
         limit = self.settings.job_timeout_s
         if running > limit and d.entry not in self._timed_out:
             self._timed_out.add(d.entry)
-            log.error("job %s ran past %.0f s; answering it with a timeout", d.job_id, limit)
+            log.error("job %s ran past %g s; answering it with a timeout", d.job_id, limit)
             queue.finish(
                 d,
                 self._failure(
                     d,
                     TIMEOUT,
-                    f"reading this volume took longer than {limit:.0f} s; try fewer tokens",
+                    f"reading this volume took longer than {limit:g} s; try fewer tokens",
                 ),
             )
         if self.exit_on_hang and running > 2 * limit + 30:
