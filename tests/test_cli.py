@@ -31,8 +31,9 @@ def test_read_accepts_the_shorthand_and_prints_the_canonical_address(capsys):
 
 
 def test_random_reads_a_volume_in_the_near_wing(capsys):
-    code, out, _ = run(capsys, "random", "Once upon a time", "--edition", "tiny", "--json",
-                       "--max-tokens", "5")
+    code, out, _ = run(
+        capsys, "random", "Once upon a time", "--edition", "tiny", "--json", "--max-tokens", "5"
+    )
     assert code == 0
     reading = json.loads(out)
     assert len(parse_address(reading["address"]).hexagon_name) <= 32

@@ -27,7 +27,13 @@ def test_t5_small_is_the_v1_small_shape_with_tied_embeddings():
     model = skeleton(T5_SMALL)
     c = model.config
     assert (c.d_model, c.d_kv, c.d_ff, c.num_layers, c.num_decoder_layers, c.num_heads) == (
-        512, 64, 2048, 6, 6, 8)
+        512,
+        64,
+        2048,
+        6,
+        6,
+        8,
+    )
     assert (c.relative_attention_num_buckets, c.relative_attention_max_distance) == (32, 128)
     assert c.feed_forward_proj == "relu" and c.layer_norm_epsilon == 1e-6
     assert c.tie_word_embeddings

@@ -102,8 +102,9 @@ def test_locate_refuses_a_checkpoint_of_another_shape(tmp_path, tiny_reader):
 
 def train_tiny_copy_model(steps=60):
     """A tiny-edition T5 trained for a few steps to copy a short token sequence."""
-    from babel_core.build import t5_config
     from transformers import T5ForConditionalGeneration
+
+    from babel_core.build import t5_config
 
     torch.manual_seed(0)
     model = T5ForConditionalGeneration(t5_config(TINY))
@@ -129,8 +130,12 @@ def test_a_model_trained_in_the_test_is_located_and_read_back_from_its_slip(tmp_
     write_slip(tmp_path / "trained.slip", TINY, found.digits)
 
     # The model rounded to the grid is the volume the slip names.
-    rounded = {k: torch.from_numpy(grid.digits_to_weights_np(grid.weights_to_digits(
-        v.double().numpy())[0])).view(v.shape) for k, v in model.state_dict().items()}
+    rounded = {
+        k: torch.from_numpy(
+            grid.digits_to_weights_np(grid.weights_to_digits(v.double().numpy())[0])
+        ).view(v.shape)
+        for k, v in model.state_dict().items()
+    }
     model.load_state_dict(rounded)
     reader = Reader(TINY)
     prompts = [[5, 9, 40, 77, 3, 100], [120, 4, 4, 8, 60, 33]]
@@ -144,8 +149,10 @@ def test_a_model_trained_in_the_test_is_located_and_read_back_from_its_slip(tmp_
 def test_the_cli_reads_a_volume_back_from_a_located_slip(tmp_path, capsys, tiny_reader):
     assert main(["save", "babel-w3-s2-v17", str(tmp_path / "vol"), "--edition", "tiny"]) == 0
     slip = tmp_path / "vol.slip"
-    assert main(["locate", str(tmp_path / "vol"), "--edition", "tiny", "--slip", str(slip),
-                 "--json"]) == 0
+    assert (
+        main(["locate", str(tmp_path / "vol"), "--edition", "tiny", "--slip", str(slip), "--json"])
+        == 0
+    )
     capsys.readouterr()
     assert main(["read", "--slip", str(slip), "Hello", "--json"]) == 0
     from_slip = json.loads(capsys.readouterr().out)
