@@ -88,6 +88,11 @@ def cmd_read(args) -> int:
     if args.slip:
         from .slip import read_slip
 
+        if args.address is not None:  # `read --slip FILE PROMPT`: the one positional is the prompt
+            if args.prompt != DEFAULT_PROMPT:
+                raise AddressError("with --slip FILE, give only a prompt, not an address")
+            args.prompt = args.address
+
         edition, digits = read_slip(args.slip, None if args.edition_given is None else edition)
         args.edition = edition.name
         target, where = digits, f"slip {args.slip}"
