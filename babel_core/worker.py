@@ -371,13 +371,15 @@ class Worker:
         r = redis.Redis.from_url(self.url)
         queue = Queue(r, self.name, self.settings.reading_ttl_s)
         every = max(0.05, min(5.0, self.settings.claim_idle_s / 3))
-        while not self._stop.wait(every):
+        while True:
             try:
                 self._beat_once(r, queue)
             except REDIS_DOWN as e:
                 log.debug("heartbeat: %s", e)
             except Exception:
                 log.exception("heartbeat of worker %s failed", self.name)
+            if self._stop.wait(every):
+                break
         r.close()
 
     def _beat_once(self, r: redis.Redis, queue: Queue) -> None:
@@ -435,6 +437,19 @@ class Worker:
             pass
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
+
+
+def beating_here(r: redis.Redis, settings: Settings) -> bool:
+    """Whether this host's worker (or the one named BABEL_WORKER_NAME) beat recently."""
+    since = time.time() - keys.HEARTBEAT_TTL_S
+    names = [_text(n) for n in r.zrangebyscore(keys.WORKERS, since, "+inf")]
+    if settings.worker_name:
+        return settings.worker_name in names
+    return any(n.startswith(socket.gethostname() + "-") for n in names)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _out_of_memory(e: BaseException) -> bool:
