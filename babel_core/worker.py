@@ -278,7 +278,7 @@ class Worker:
         flat = reader.builder.flat
         if self.volumes.restore(key, flat):
             how = VOLUME
-        elif weights is not None and weights.fetch(edition_id, job.address, flat):
+        elif weights is not None and _quietly(weights.fetch, edition_id, job.address, flat):
             how = WEIGHTS
         else:
             from .address import parse_address
@@ -287,7 +287,7 @@ class Worker:
             metrics.VOLUMES_BUILT.labels(edition_id).inc()
             how = MISS
             if weights is not None:
-                weights.store(edition_id, job.address, flat)
+                _quietly(weights.store, edition_id, job.address, flat)
         if how != VOLUME:
             self.volumes.put(key, flat)
         self._loaded[edition_id] = job.address
@@ -437,6 +437,15 @@ class Worker:
             pass
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
+
+
+def _quietly(call, *args) -> bool:
+    """A weights-tier call whose Redis trouble (down, or full) counts as a miss."""
+    try:
+        return call(*args)
+    except (redis.RedisError, OSError) as e:
+        log.warning("weights tier unavailable (%s); building instead", e)
+        return False
 
 
 def beating_here(r: redis.Redis, settings: Settings) -> bool:
