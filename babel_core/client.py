@@ -31,7 +31,8 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-REDIS_DOWN = (redis.RedisError, OSError)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+RETRY_DELAYS_S = (0.05, 0.25, 1.0)  # a stale connection or a restarting Redis gets these
 DEFAULT_TIMEOUT_S = 600.0
 
 
@@ -89,15 +90,16 @@ class LibraryClient:
 
     async def submit(self, job: Job, requester: str) -> Ticket:
         """Queue the job (or join an identical one in flight, or find its stored reading)."""
-        try:
+
+        async def enqueue():
             if not self._group_ready:
                 await self._ensure_group()
-            state, value = await self._enqueue(
+            return await self._enqueue(
                 keys=[keys.result(job.id), keys.inflight(job.id), keys.waiters(job.id), keys.JOBS],
                 args=[job.id, job.to_json(), requester, time.time()],
             )
-        except REDIS_DOWN as e:
-            raise QueueUnreachable() from e
+
+        state, value = await self._retrying(enqueue)  # ENQUEUE is idempotent: safe to repeat
         state = _text(state)
         if state == "cached":
             metrics.CACHE.labels("reading", "hit").inc()
@@ -167,12 +169,11 @@ class LibraryClient:
 
     async def position(self, job_id: str) -> int:
         """0: being read; n: n-th in line; -1: not queued (answered, cancelled or unknown)."""
-        try:
-            return int(
-                await self._position(keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP])
+        return int(
+            await self._retrying(
+                lambda: self._position(keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP])
             )
-        except REDIS_DOWN as e:
-            raise QueueUnreachable() from e
+        )
 
     async def cancel(self, job_id: str, requester: str) -> bool:
         """Withdraw the requester's own job if no worker has taken it yet; True if withdrawn.
@@ -185,8 +186,8 @@ class LibraryClient:
         cancelled = Result.failure(
             job_id, job, CANCELLED, "cancelled before a worker took it", finished_at=time.time()
         )
-        try:
-            done = await self._cancel(
+        done = await self._retrying(
+            lambda: self._cancel(
                 keys=[
                     keys.result(job_id),
                     keys.inflight(job_id),
@@ -203,8 +204,7 @@ class LibraryClient:
                     keys.RESULTS_MAXLEN,
                 ],
             )
-        except REDIS_DOWN as e:
-            raise QueueUnreachable() from e
+        )
         return bool(done)
 
     async def request(
@@ -223,11 +223,8 @@ class LibraryClient:
 
     async def workers_alive(self) -> int:
         """Workers that sent a heartbeat within keys.HEARTBEAT_TTL_S."""
-        try:
-            since = time.time() - keys.HEARTBEAT_TTL_S
-            return int(await self.r.zcount(keys.WORKERS, since, "+inf"))
-        except REDIS_DOWN as e:
-            raise QueueUnreachable() from e
+        since = time.time() - keys.HEARTBEAT_TTL_S
+        return int(await self._retrying(lambda: self.r.zcount(keys.WORKERS, since, "+inf")))
 
     async def close(self) -> None:
         """Stop the listener (the Redis client belongs to the caller)."""
@@ -240,6 +237,17 @@ class LibraryClient:
             self._listener = None
 
     # -- internals
+
+    async def _retrying(self, call):
+        """Await call(), retried on connection errors; QueueUnreachable when Redis stays away."""
+        for delay in (*RETRY_DELAYS_S, None):
+            try:
+                return await call()
+            except REDIS_DOWN as e:
+                if delay is None:
+                    raise QueueUnreachable() from e
+                log.debug("Redis unreachable (%s); retrying in %.2f s", e, delay)
+                await asyncio.sleep(delay)
 
     async def _ensure_group(self) -> None:
         """The consumer group from id 0, so jobs queued before any worker starts are read."""

@@ -177,8 +177,8 @@ class Queue:
         )
         return _text(state), _text(value)
 
-    def read_new(self, count: int, block_ms: int) -> list[Delivery]:
-        """Up to `count` jobs no worker has seen yet, waiting at most block_ms for the first."""
+    def read_new(self, count: int, block_ms: int | None) -> list[Delivery]:
+        """Up to `count` new jobs, waiting up to block_ms for the first (None: no waiting)."""
         reply = self.r.xreadgroup(
             keys.GROUP, self.consumer, {keys.JOBS: ">"}, count=count, block=block_ms
         )

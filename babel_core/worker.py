@@ -41,6 +41,7 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 HAND_BACK_IDLE_MS = 10**9  # an entry handed back looks long idle: the next reclaim takes it
 FORGET_CONSUMERS_MS = 3_600_000  # consumers idle this long with nothing pending are removed
 _numbers = itertools.count()
+_IMPORT_LOCK = threading.Lock()
 
 
 def default_name(settings: Settings) -> str:
@@ -95,10 +96,13 @@ class Worker:
         log.info("worker %s on %s serving %s", self.name, self.device, self.url)
         beat = threading.Thread(target=self._beat, name=f"{self.name}-heartbeat", daemon=True)
         beat.start()
-        next_reclaim, backoff = 0.0, 0.1
+        next_reclaim, backoff, joined = 0.0, 0.1, False
         try:
             while not self._stop.is_set():
                 try:
+                    if not joined:
+                        self.queue.ensure_group()
+                        joined = True
                     self._store_unsaved()
                     batch: list[Delivery] = []
                     if time.monotonic() >= next_reclaim:
@@ -106,7 +110,7 @@ class Worker:
                         next_reclaim = time.monotonic() + self.settings.claim_idle_s / 2
                     room = self.settings.worker_batch - len(batch)
                     if room > 0 and not self._stop.is_set():
-                        batch += self.queue.read_new(room, 0 if batch else 1000)
+                        batch += self.queue.read_new(room, None if batch else 1000)
                     if batch:
                         self._process(batch)
                     backoff = 0.1
@@ -274,7 +278,7 @@ class Worker:
         flat = reader.builder.flat
         if self.volumes.restore(key, flat):
             how = VOLUME
-        elif weights is not None and weights.fetch(edition_id, job.address, flat):
+        elif weights is not None and _quietly(weights.fetch, edition_id, job.address, flat):
             how = WEIGHTS
         else:
             from .address import parse_address
@@ -283,7 +287,7 @@ class Worker:
             metrics.VOLUMES_BUILT.labels(edition_id).inc()
             how = MISS
             if weights is not None:
-                weights.store(edition_id, job.address, flat)
+                _quietly(weights.store, edition_id, job.address, flat)
         if how != VOLUME:
             self.volumes.put(key, flat)
         self._loaded[edition_id] = job.address
@@ -294,7 +298,8 @@ class Worker:
         if reader is None:
             from .read import Reader
 
-            reader = Reader(get_edition(edition_id), self.device)
+            with _IMPORT_LOCK:  # transformers' lazy imports are not safe from two threads at once
+                reader = Reader(get_edition(edition_id), self.device)
             self._readers[edition_id] = reader
             self._weights[edition_id] = self._weights_tier(reader)
         return reader
@@ -366,13 +371,15 @@ class Worker:
         r = redis.Redis.from_url(self.url)
         queue = Queue(r, self.name, self.settings.reading_ttl_s)
         every = max(0.05, min(5.0, self.settings.claim_idle_s / 3))
-        while not self._stop.wait(every):
+        while True:
             try:
                 self._beat_once(r, queue)
             except REDIS_DOWN as e:
                 log.debug("heartbeat: %s", e)
             except Exception:
                 log.exception("heartbeat of worker %s failed", self.name)
+            if self._stop.wait(every):
+                break
         r.close()
 
     def _beat_once(self, r: redis.Redis, queue: Queue) -> None:
@@ -409,13 +416,13 @@ class Worker:
         limit = self.settings.job_timeout_s
         if running > limit and d.entry not in self._timed_out:
             self._timed_out.add(d.entry)
-            log.error("job %s ran past %.0f s; answering it with a timeout", d.job_id, limit)
+            log.error("job %s ran past %g s; answering it with a timeout", d.job_id, limit)
             queue.finish(
                 d,
                 self._failure(
                     d,
                     TIMEOUT,
-                    f"reading this volume took longer than {limit:.0f} s; try fewer tokens",
+                    f"reading this volume took longer than {limit:g} s; try fewer tokens",
                 ),
             )
         if self.exit_on_hang and running > 2 * limit + 30:
@@ -430,6 +437,28 @@ class Worker:
             pass
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
+
+
+def _quietly(call, *args) -> bool:
+    """A weights-tier call whose Redis trouble (down, or full) counts as a miss."""
+    try:
+        return call(*args)
+    except (redis.RedisError, OSError) as e:
+        log.warning("weights tier unavailable (%s); building instead", e)
+        return False
+
+
+def beating_here(r: redis.Redis, settings: Settings) -> bool:
+    """Whether this host's worker (or the one named BABEL_WORKER_NAME) beat recently."""
+    since = time.time() - keys.HEARTBEAT_TTL_S
+    names = [_text(n) for n in r.zrangebyscore(keys.WORKERS, since, "+inf")]
+    if settings.worker_name:
+        return settings.worker_name in names
+    return any(n.startswith(socket.gethostname() + "-") for n in names)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _out_of_memory(e: BaseException) -> bool:

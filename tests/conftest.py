@@ -81,3 +81,90 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.stop()
+
+
+def service_settings(server: RedisServer, **overrides):
+    """Settings for a test service on `server`: tiny edition, fast reclaim, no weights tier."""
+    from babel_core.settings import Settings
+
+    values = dict(
+        edition="tiny",
+        redis_url=server.url,
+        claim_idle_s=1.0,
+        weights_in_redis="off",
+        job_timeout_s=60.0,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def workers(redis_server):
+    """Start in-process workers (threads): `workers(settings=None, **worker_kwargs)`."""
+    from babel_core.worker import Worker
+
+    started = []
+
+    def start(settings=None, **kwargs):
+        worker = Worker(settings or service_settings(redis_server), redis_server.url, **kwargs)
+        started.append((worker, worker.start_thread()))
+        return worker
+
+    yield start
+    for worker, _ in started:
+        worker.stop()
+    for _, thread in started:
+        thread.join(30)
+
+
+@pytest.fixture
+async def client(redis_server):
+    """A LibraryClient on the test Redis."""
+    import redis.asyncio
+
+    from babel_core.client import LibraryClient
+
+    r = redis.asyncio.Redis.from_url(redis_server.url)
+    library = LibraryClient(r, service_settings(redis_server), poll_s=0.5)
+    yield library
+    await library.close()
+    await r.aclose()
+
+
+@pytest.fixture
+def worker_process(redis_server, tmp_path):
+    """Start `tests/worker_process.py` as a real process: `worker_process(*args, **env)`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    started = []
+
+    def start(*args, **env):
+        environment = {
+            **os.environ,
+            "PYTHONPATH": str(root),
+            "REDIS_URL": redis_server.url,
+            "BABEL_EDITION": "tiny",
+            "BABEL_CLAIM_IDLE_S": "1.0",
+            "BABEL_WEIGHTS_IN_REDIS": "off",
+            **env,
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(root / "tests" / "worker_process.py"), *args],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=open(tmp_path / f"worker-{len(started)}.log", "w"),
+            text=True,
+        )
+        started.append(process)
+        assert process.stdout.readline().startswith("ready")
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)

@@ -41,8 +41,15 @@ def test_torch_cpu_division_reproduces_the_table_for_every_digit():
 def test_rounding_to_the_grid_reports_clamps_and_the_largest_error():
     w = np.array([0.00004, -0.00016, 99.99996, 150.0, -1e9, np.nan, 0.5], dtype=np.float64)
     digits, clamped, max_err = grid.weights_to_digits(w)
-    assert digits.tolist() == [grid.ZERO, grid.ZERO - 2, grid.N - 1, grid.N - 1, 0, grid.ZERO,
-                               grid.ZERO + 5000]
+    assert digits.tolist() == [
+        grid.ZERO,
+        grid.ZERO - 2,
+        grid.N - 1,
+        grid.N - 1,
+        0,
+        grid.ZERO,
+        grid.ZERO + 5000,
+    ]
     assert clamped == 3
     assert abs(max_err - 0.00004) < 1e-9
 
