@@ -25,7 +25,7 @@ import redis.exceptions
 
 from babel_core import jobs, keys
 from babel_core.address import Address, AddressError, about_numbers, parse_address
-from babel_core.edition import DEFAULT_PROMPT, MAX_PROMPT_TOKENS, Edition, get_edition
+from babel_core.edition import DEFAULT_PROMPT, HEAD, MAX_PROMPT_TOKENS, Edition, get_edition
 from babel_core.errors import LibraryError
 from babel_core.grid import N
 from babel_core.page import PAGES, page_png, page_span
@@ -136,6 +136,18 @@ def _max_index(edition: Edition) -> int | None:
     return N**edition.param_count if edition.param_count < 64 else None
 
 
+def _reachable(address: Address) -> Address:
+    """A typed address names a volume whose digits past the first HEAD are zero (a short
+    address, built without a call slip); past that, refuse it here rather than in a worker."""
+    if address.index >= N**HEAD:
+        raise CommandError(
+            "That address is too far out to read from a message: typed addresses reach hexagon "
+            "names of up to 62 characters (and some of 63). Volumes further out are read from "
+            "call slip files (shelf read --slip FILE)."
+        )
+    return address
+
+
 class Shelf:
     """Parses, checks and answers commands for one edition of the library.
 
@@ -225,7 +237,7 @@ class Shelf:
                 )
             raise CommandError(f"Which volume? Give an address, e.g. {self.example('read')}")
         try:
-            return parse_address(text, _max_index(self.edition))
+            return _reachable(parse_address(text, _max_index(self.edition)))
         except AddressError as e:
             raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
 
@@ -286,9 +298,11 @@ class Shelf:
             if command.name == "about":
                 return self.about()
             if command.name == "page":
-                return await self._limited(who, self._draw_page(command.address, command.page))
+                return await self._limited(
+                    who, lambda: self._draw_page(command.address, command.page)
+                )
             job = await self._job(command, who)
-            return await self._limited(who, self._read(job, who, on_progress))
+            return await self._limited(who, lambda: self._read(job, who, on_progress))
         except LibraryError as e:
             return r.error(str(e))
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
@@ -315,22 +329,17 @@ class Shelf:
         here = self._address("read", address)
         if direction == "prev" and here.index == 0:
             raise CommandError(f"{here} is the first volume of the library: none comes before it.")
-        return Command("read", here.neighbour(1 if direction == "next" else -1), prompt)
+        return Command("read", _reachable(here.neighbour(1 if direction == "next" else -1)), prompt)
 
     @staticmethod
     def _or_default(command: Command) -> str:
         return DEFAULT_PROMPT if command.prompt is None else command.prompt
 
-    async def _limited(self, who: Requester, work: Awaitable[r.Reply]) -> r.Reply:
-        """Run work within the person's limits (cooldown, requests in flight), or refuse."""
+    async def _limited(self, who: Requester, work: Callable[[], Awaitable[r.Reply]]) -> r.Reply:
+        """Do work() within the person's limits (cooldown, requests in flight), or refuse."""
         token = uuid.uuid4().hex
-        try:
-            verdict = await self.limits.acquire(who.user_id, token)
-        except BaseException:
-            work.close()
-            raise
+        verdict = await self.limits.acquire(who.user_id, token)
         if not verdict.ok:
-            work.close()
             if verdict.wait_s:
                 wait = seconds_left(verdict.wait_s)
                 return r.error(
@@ -343,7 +352,7 @@ class Shelf:
                 private=True,
             )
         try:
-            return await work
+            return await work()
         finally:
             await self.limits.release(who.user_id, token)
 

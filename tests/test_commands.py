@@ -169,6 +169,15 @@ async def test_prev_of_the_first_volume_is_refused(shelf, someone):
     )
 
 
+async def test_next_past_the_reach_of_typed_addresses_is_refused(shelf, someone):
+    core, me = shelf(), someone()
+    last = "u8rf3wg3ffu6wowi74yr70zr9mtlad2jw039gluxkviwmkdteronqdlkzdz8yul-w3-s5-v11"
+    assert (await core.handle(f"read {last}", me)).title == last
+    assert (await core.handle("next", me)).description.startswith(
+        "That address is too far out to read from a message"
+    )
+
+
 async def test_page_is_a_png_of_the_volumes_weights(shelf, someone):
     reply = await shelf().handle(f"page {ADDRESS} 3", someone())
     assert reply.title == f"{ADDRESS}, page 3 of 410"
@@ -214,6 +223,12 @@ async def test_page_is_a_png_of_the_volumes_weights(shelf, someone):
             "e.g. !shelf page babel-w3-s2-v17 205",
         ),
         ("page babel-w3-s2-v17 0", 'There is no page "0": a volume has pages 1 to 410.'),
+        (
+            "read " + "z" * 63 + "-w1-s1-v1",
+            "That address is too far out to read from a message: typed addresses reach hexagon "
+            "names of up to 62 characters (and some of 63). Volumes further out are read from "
+            "call slip files (shelf read --slip FILE).",
+        ),
         ("page babel-w3-s2-v17 411", 'There is no page "411": a volume has pages 1 to 410.'),
         ("page babel-w3-s2-v17 two", 'There is no page "two": a volume has pages 1 to 410.'),
         (
