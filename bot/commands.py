@@ -324,6 +324,14 @@ class Shelf:
         step = self.neighbour(command.name, last[0], command.prompt or last[1])
         return jobs.Job.read(str(step.address), step.prompt, edition=edition)
 
+    async def step(self, direction: str, address: str, prompt_key: str) -> Command:
+        """The Previous / Next buttons: the neighbour of `address`, with a stored prompt."""
+        try:
+            prompt = await self.state.prompt(prompt_key)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            raise CommandError(str(QueueUnreachable())) from None
+        return self.neighbour(direction, address, prompt)
+
     def neighbour(self, direction: str, address: str, prompt: str) -> Command:
         """A reading of the volume after ("next") or before ("prev") an address."""
         here = self._address("read", address)

@@ -154,8 +154,9 @@ async def _say(ctx: commands.Context, reply: r.Reply) -> None:
 
 
 def _private_send(ctx: commands.Context):
-    """Ephemeral for slash commands; deleted after a while for prefix commands."""
-    if ctx.interaction is not None:
+    """How a reply meant for its author alone is sent: ephemeral while a slash command is not
+    yet acknowledged; otherwise (prefix commands, after a public defer) deleted after a while."""
+    if ctx.interaction is not None and not ctx.interaction.response.is_done():
         return partial(ctx.send, ephemeral=True)
     return partial(ctx.send, delete_after=PRIVATE_SECONDS)
 
@@ -199,7 +200,13 @@ class ShelfCog(commands.Cog, name="Shelf"):
             return
         await interaction.response.defer(thinking=True)
         send = partial(interaction.followup.send, wait=True)
-        talk = Conversation(send, interaction.channel_id, self.bot.throttle, send)
+
+        async def send_private(**kwargs) -> discord.Message:
+            message = await send(**kwargs)
+            await message.delete(delay=PRIVATE_SECONDS)
+            return message
+
+        talk = Conversation(send, interaction.channel_id, self.bot.throttle, send_private)
         who = requester(interaction.user, interaction.guild, interaction.channel)
         try:
             command = await build()
@@ -217,11 +224,9 @@ class ShelfCog(commands.Cog, name="Shelf"):
     # -- buttons and the modal
 
     async def navigate(self, interaction, direction: str, address: str, prompt_key: str) -> None:
-        async def build() -> Command:
-            prompt = await self.core.state.prompt(prompt_key)
-            return self.core.neighbour(direction, address, prompt)
-
-        await self.answer_interaction(interaction, build)
+        await self.answer_interaction(
+            interaction, lambda: self.core.step(direction, address, prompt_key)
+        )
 
     async def read_again(self, interaction, address: str, prompt: str) -> None:
         try:

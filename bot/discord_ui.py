@@ -21,7 +21,7 @@ from .safety import clean, fit_embed
 NO_MENTIONS = discord.AllowedMentions.none()
 CUSTOM_ID_LIMIT = 100
 EDIT_INTERVAL_S = 1.25  # progress edits per channel: 4 per 5 s, under Discord's 5 per 5 s
-PRIVATE_SECONDS = 20  # a private reply to a prefix command (no ephemeral there) is deleted after
+PRIVATE_SECONDS = 30  # a reply for its author alone, where it cannot be ephemeral, is deleted after
 
 COLOURS = {
     r.READING: discord.Colour.blurple(),
