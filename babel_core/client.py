@@ -205,6 +205,8 @@ class LibraryClient:
                 ],
             )
         )
+        if done:
+            self._jobs.pop(job_id, None)
         return bool(done)
 
     async def request(
@@ -248,6 +250,12 @@ class LibraryClient:
                     raise QueueUnreachable() from e
                 log.debug("Redis unreachable (%s); retrying in %.2f s", e, delay)
                 await asyncio.sleep(delay)
+            except redis.ResponseError as e:
+                if "OOM" not in str(e):
+                    raise
+                raise QueueUnreachable(
+                    "the library's queue is full right now; try again in a few minutes"
+                ) from e
 
     async def _ensure_group(self) -> None:
         """The consumer group from id 0, so jobs queued before any worker starts are read."""
@@ -262,7 +270,8 @@ class LibraryClient:
         position = int(
             await self._position(keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP])
         )
-        return Progress(job_id, position, await self.workers_alive())
+        since = time.time() - keys.HEARTBEAT_TTL_S
+        return Progress(job_id, position, int(await self.r.zcount(keys.WORKERS, since, "+inf")))
 
     async def _listen(self) -> None:
         """Start the notice listener if it is not running, from the stream's current end."""

@@ -119,10 +119,12 @@ class Worker:
                     self._stop.wait(backoff)
                     backoff = min(2.0, backoff * 2)
                 except redis.ResponseError as e:
-                    if "NOGROUP" not in str(e):
-                        raise
-                    log.warning("worker %s: the queue was reset; joining it again", self.name)
-                    self.queue.ensure_group()
+                    if "NOGROUP" in str(e):
+                        log.warning("worker %s: the queue was reset; joining it again", self.name)
+                        joined = False
+                        continue
+                    log.error("worker %s: Redis refused a command (%s); retrying", self.name, e)
+                    self._stop.wait(2.0)
         finally:
             self._stop.set()
             beat.join(timeout=5)
@@ -342,12 +344,11 @@ class Worker:
         with self._hand:
             if d.entry in self._in_hand:
                 self._in_hand.remove(d.entry)
+        self._timed_out.discard(d.entry)
         try:
             self._finish(d, result)
-        except REDIS_DOWN:
-            log.warning(
-                "worker %s: keeping the answer to %s until Redis is back", self.name, d.job_id
-            )
+        except (redis.RedisError, OSError) as e:  # down, or refusing writes (out of memory)
+            log.warning("worker %s: keeping the answer to %s for now (%s)", self.name, d.job_id, e)
             self._unsaved.append((d, result))
 
     def _store_unsaved(self) -> None:

@@ -98,23 +98,34 @@ def service_settings(server: RedisServer, **overrides):
     return Settings(**values)
 
 
-@pytest.fixture
-def workers(redis_server):
-    """Start in-process workers (threads): `workers(settings=None, **worker_kwargs)`."""
-    from babel_core.worker import Worker
+class Workers:
+    """In-process workers (threads) on the test Redis; `stop_all()` stops and joins them."""
 
-    started = []
+    def __init__(self, server: RedisServer):
+        self.server = server
+        self.started = []
 
-    def start(settings=None, **kwargs):
-        worker = Worker(settings or service_settings(redis_server), redis_server.url, **kwargs)
-        started.append((worker, worker.start_thread()))
+    def __call__(self, settings=None, **kwargs):
+        from babel_core.worker import Worker
+
+        worker = Worker(settings or service_settings(self.server), self.server.url, **kwargs)
+        self.started.append((worker, worker.start_thread()))
         return worker
 
-    yield start
-    for worker, _ in started:
-        worker.stop()
-    for _, thread in started:
-        thread.join(30)
+    def stop_all(self) -> None:
+        """Stop every worker and wait for it, so counters such as `answered` are final."""
+        for worker, _ in self.started:
+            worker.stop()
+        for _, thread in self.started:
+            thread.join(30)
+
+
+@pytest.fixture
+def workers(redis_server):
+    """Start in-process workers: `workers(settings=None, **worker_kwargs)`."""
+    started = Workers(redis_server)
+    yield started
+    started.stop_all()
 
 
 @pytest.fixture
