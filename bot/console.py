@@ -169,7 +169,7 @@ class Console:
         self.files_dir = files_dir
         self.prefix = prefix
         self.who = Requester("console", getpass.getuser())
-        self.pending: Waiting | None = None  # the reading in progress (for Ctrl-C)
+        self.pending: Waiting | None = None  # the reading in progress, or interrupted (Ctrl-C)
         self.failures = 0
 
     async def answer(self, line: str) -> r.Reply | None:
@@ -184,11 +184,11 @@ class Console:
                 await spinner.update(waiting)
 
         spinner = Spinner(self.err, self.style) if self.interactive else None
+        self.pending = None
         with spinner or contextlib.nullcontext():
-            try:
-                return await self.core.handle(text, self.who, follow)
-            finally:
-                self.pending = None
+            reply = await self.core.handle(text, self.who, follow)
+        self.pending = None  # kept when interrupted: Ctrl-C then withdraws it
+        return reply
 
     def show(self, reply: r.Reply) -> None:
         if reply.kind == r.ERROR:

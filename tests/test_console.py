@@ -102,8 +102,12 @@ async def test_ctrl_c_withdraws_a_reading_no_worker_has_started(shelf, tmp_path)
         task = asyncio.create_task(shell.answer(f"read {ADDRESS}"))
         while shell.pending is None:
             await asyncio.sleep(0.01)
+        task.cancel()  # what Ctrl-C does to the command in progress
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        job_id = shell.pending.job_id
         assert await shell.cancel_pending() == "(interrupted: cancelled.)"
-        assert (await task).description == "Cancelled before a worker took it"
+        assert await core.client.position(job_id) == -1  # withdrawn from the queue
     finally:
         server.stop()
 
