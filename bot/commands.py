@@ -391,7 +391,7 @@ class Shelf:
         """Draw a page (babel_core/page.py) in a thread, one at a time; drawn pages are cached.
 
         The worker serves readings only, so pages are drawn here, where the command is
-        answered; a t5-small page takes a volume build (~0.3 s, 242 MB for the moment).
+        answered; a t5-small page takes a volume build (0.4-1.2 s, 242 MB for the moment).
         """
         key = keys.page(self.edition.id, str(address), number)
         png = await self.redis.get(key)
