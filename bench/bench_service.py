@@ -9,7 +9,7 @@ Prints one table:
 - the queue's overhead: end-to-end time minus the worker's own time for the job (tiny edition,
   whose model time is small, and t5-small);
 - t5-small: rebuilding a volume vs fetching its weights from Redis vs restoring from the LRU;
-- throughput with 1 and 2 `shelf worker` processes.
+- throughput with 1 and 2 `shelf worker` processes (each with cores / workers threads).
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ async def in_process(url: str, small_jobs: int, tiny_jobs: int, tokens: int, dev
         total, over = await latencies(client, cold, MISS)
         row(f"{tag}: cold volume", total)
         row(f"{tag}: queue overhead, cold", over, "end to end - worker time")
-        # two volumes read alternately: every read restores the other volume from the LRU
-        warm = [Job.read(f"cold{i % 2}-w1-s1-v1", f"w{i}", tokens, edition) for i in range(n)]
+        # the last two volumes built, read alternately: each read restores one from the LRU
+        warm = [cold[-1 - i % 2].address for i in range(n)]
+        warm = [Job.read(address, f"w{i}", tokens, edition) for i, address in enumerate(warm)]
         total, over = await latencies(client, warm, VOLUME)
         row(f"{tag}: warm volume (LRU)", total)
         row(f"{tag}: queue overhead, warm", over, "end to end - worker time")
@@ -130,6 +131,8 @@ async def throughput(
         "BABEL_WEIGHTS_IN_REDIS": "off",
         "BABEL_DATA_DIR": str(data_dir),
         "BABEL_DEVICE": device,
+        # the workers share the cores: each gets its share of threads (no oversubscription)
+        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
     }
     processes = [
         subprocess.Popen(

@@ -153,3 +153,63 @@ async def test_sigterm_finishes_the_job_in_hand_and_hands_back_the_rest(
     r = redis.Redis.from_url(redis_server.url)
     [entry] = r.xrange(keys.RESULTS)[-1:]
     assert entry[1][b"id"].decode() == other.id
+
+
+async def test_shelf_worker_check_reports_this_hosts_heartbeat(
+    client, workers, redis_server, monkeypatch
+):
+    from babel_core import cli
+
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    assert cli.main(["worker", "--check"]) == 1  # no worker yet
+    workers()
+    while await client.workers_alive() == 0:
+        await asyncio.sleep(0.05)
+    assert cli.main(["worker", "--check"]) == 0
+
+
+async def test_metrics_count_builds_cache_hits_and_errors(client, workers):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    def counts():
+        return (
+            value("babel_volumes_built_total", edition="tiny/v1"),
+            value("babel_cache_total", tier="reading", outcome="hit"),
+            value("babel_errors_total", kind=MEMORY),
+        )
+
+    def before_job(job):
+        if job.prompt == "huge":
+            raise MemoryError
+
+    before = counts()
+    workers(before_job=before_job)
+    await client.request(tiny_job("metrics-w1-s1-v1"), "u", timeout=60)
+    await client.request(tiny_job("metrics-w1-s1-v1"), "u", timeout=60)  # a stored reading
+    await client.request(tiny_job("metrics-w1-s1-v1", prompt="huge"), "u", timeout=60)
+    assert tuple(a - b for a, b in zip(counts(), before, strict=True)) == (1, 1, 1)
+
+
+def test_the_metrics_endpoint_is_served_only_with_a_port():
+    import socket
+    import urllib.request
+
+    from babel_core import metrics
+    from babel_core.settings import Settings
+
+    assert metrics.serve(Settings(metrics_port=0)) is False
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert metrics.serve(Settings(metrics_port=port)) is True
+    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for name in (
+        "babel_queue_depth",
+        "babel_job_seconds",
+        "babel_cache_total",
+        "babel_errors_total",
+    ):
+        assert name in page
