@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import discord
@@ -189,7 +189,7 @@ class ShelfCog(commands.Cog, name="Shelf"):
         await self._run(talk, command, requester(ctx.author, ctx.guild, ctx.channel))
 
     async def answer_interaction(
-        self, interaction: discord.Interaction, build: Callable[[], Command]
+        self, interaction: discord.Interaction, build: Callable[[], Awaitable[Command]]
     ) -> None:
         """The same for buttons and modals: acknowledge within 3 s, then answer in a followup."""
         if not channel_allowed(
