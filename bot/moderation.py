@@ -423,14 +423,17 @@ class Moderation:
             "detail": detail,
         }
 
-    async def _refuse(self, actor: Actor, action: str, target: str = "", guild: str = "") -> None:
-        """Log a refused attempt in the guild's mod log, then refuse it."""
+    async def _refuse(
+        self, actor: Actor, action: str, target: str = "", guild: str | None = None
+    ) -> None:
+        """Log a refused attempt in the actor's guild's mod log, then refuse it. `guild`: the
+        guild of the item acted on, if any."""
         entry = self._entry(actor, REFUSED, target, "", f"tried `mod {action}`")
         pipe = self.redis.pipeline(transaction=False)
         pipe.rpush(keys.mod_log(actor.guild_id), json.dumps(entry))
         await self.durable.commit(pipe)
         log.warning("refused `mod %s %s` by %s in %r", action, target, actor.user_id, guild)
-        if guild and actor.is_moderator and guild != actor.guild_id:
+        if guild is not None and actor.is_moderator and guild != actor.guild_id:
             raise NotModerator(
                 f"{target} was shared in another server (or outside any server): only its "
                 f"moderators can act on it; `report {target} <reason>` flags it to them"
