@@ -58,3 +58,38 @@ def worker(name: str) -> str:
 
 
 WEIGHTS_LRU = PREFIX + "weights-lru"  # sorted set: weights key -> last use (bounds that tier)
+
+
+# -- the bot's keys (bot/state.py, bot/commands.py)
+PROMPT_TTL_S = 30 * 24 * 3600  # a button's stored prompt; after that it reads the default prompt
+PAGE_TTL_S = 7 * 24 * 3600  # a drawn page
+
+
+def user_cooldown(user_id: str) -> str:
+    """When the person may ask again (ms since the epoch); a limit key, expires with it."""
+    return f"{PREFIX}user:{user_id}:cooldown"
+
+
+def user_jobs(user_id: str) -> str:
+    """Sorted set of the person's requests in flight, scored by when the slot lapses (TTL)."""
+    return f"{PREFIX}user:{user_id}:jobs"
+
+
+def user_last(edition_id: str, user_id: str) -> str:
+    """Hash: the address and prompt of the last volume the person read (durable, no TTL)."""
+    return f"{PREFIX}user:{user_id}:last:{edition_id}"
+
+
+def user_recent(edition_id: str, user_id: str) -> str:
+    """List: the person's recently read addresses, latest first, capped (durable, no TTL)."""
+    return f"{PREFIX}user:{user_id}:recent:{edition_id}"
+
+
+def prompt(key: str) -> str:
+    """A prompt by its short key, for buttons (cache, PROMPT_TTL_S)."""
+    return f"{PREFIX}prompt:{key}"
+
+
+def page(edition_id: str, address: str, number: int) -> str:
+    """A drawn page's PNG (cache, PAGE_TTL_S)."""
+    return f"{PREFIX}page:{edition_id}:{address}:{number}"

@@ -43,6 +43,7 @@ class Settings:
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
+    no_color: str = setting("NO_COLOR", "")  # any value: the console prints no colours
     # -- the Discord bot
     discord_token: str = setting("DISCORD_TOKEN", "", repr=False)
     command_prefix: str = setting("BABEL_PREFIX", "!")
@@ -52,6 +53,7 @@ class Settings:
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0)
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2)  # in flight at once
+    max_prompt_chars: int = setting("BABEL_MAX_PROMPT_CHARS", 500)  # longer prompts are refused
     moderator_role: str = setting("BABEL_MOD_ROLE", "")  # a role name or id that may moderate
     owner_ids: tuple[str, ...] = setting("BABEL_OWNER_IDS", ())  # bot owners (moderate everywhere)
     review_channel: int = setting("BABEL_REVIEW_CHANNEL", 0)  # where expeditions post candidates

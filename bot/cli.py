@@ -1,14 +1,71 @@
-"""The `shelf` command: the library's subcommands (babel_core.cli) and the people's side."""
+"""The `shelf` command: the library's subcommands (babel_core.cli) and the people's side.
+
+shelf console [--edition tiny]    the !shelf commands at a local prompt (no Discord needed)
+shelf bot [--sync]                the Discord bot (DISCORD_TOKEN from the environment)
+"""
 
 from __future__ import annotations
 
 import sys
 
 from babel_core import cli
+from babel_core.edition import EDITIONS
+from babel_core.settings import Settings
+
+
+def cmd_console(args) -> int:
+    import logging
+
+    from . import console
+
+    logging.basicConfig(level=logging.ERROR, format="shelf: %(name)s: %(message)s")
+    settings = console.console_settings(Settings.from_env(), args.edition_given, args.device)
+    return console.run(settings, workers=args.workers, colour=args.color)
+
+
+def cmd_bot(args) -> int:
+    from . import discord_app
+
+    return discord_app.main(Settings.from_env(), sync=args.sync)
+
+
+def add_subcommands(sub) -> None:
+    p = sub.add_parser(
+        "console",
+        help="type !shelf commands at a local prompt; an in-process worker reads the volumes",
+    )
+    p.add_argument(
+        "--edition",
+        dest="edition_given",
+        choices=sorted(EDITIONS),
+        help="which library (default BABEL_EDITION, t5-small)",
+    )
+    p.add_argument("--device", help="cpu or cuda for the in-process worker (default BABEL_DEVICE)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="in-process workers (default 1; 0 to rely on workers already serving REDIS_URL)",
+    )
+    p.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colours: auto (on a terminal, unless NO_COLOR is set), always or never",
+    )
+    p.set_defaults(handler=cmd_console)
+    p = sub.add_parser("bot", help="run the Discord bot (DISCORD_TOKEN; see docs/discord.md)")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="publish the slash commands to every server once (they take up to an hour to show)",
+    )
+    p.set_defaults(handler=cmd_bot)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, _ = cli.build_parser()
+    parser, sub = cli.build_parser()
+    add_subcommands(sub)
     return cli.run(parser.parse_args(argv))
 
 

@@ -1,0 +1,339 @@
+"""The Discord bot: one `shelf` hybrid group over the command core.
+
+    !shelf read babel-w3-s2-v17 Once upon a time      (prefix: needs the Message Content intent)
+    @Babel shelf read babel-w3-s2-v17                  (a mention: no privileged intent)
+    /shelf read address:babel-w3-s2-v17                (slash: no privileged intent)
+
+The cog is thin: it turns Discord's objects into a `Requester` and a checked `Command`,
+acknowledges at once, shows the queue position (edits throttled per channel) and the reply,
+all drawn by bot/discord_ui.py. Everything else is bot/commands.py. BABEL_PREFIX="" turns
+prefix commands off, and the bot then asks for no privileged intent. docs/discord.md tells
+how to create, invite and configure it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from functools import partial
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from babel_core.errors import LibraryError
+from babel_core.page import PAGES
+from babel_core.settings import Settings
+
+from . import reply as r
+from .checks import NOT_HERE, ChannelNotAllowed, channel_allowed, in_allowed_channel
+from .commands import QUEUED, Command, CommandError, Requester, Shelf
+from .discord_ui import (
+    PRIVATE_SECONDS,
+    AgainButton,
+    CancelButton,
+    Conversation,
+    EditThrottle,
+    NavButton,
+    message_kwargs,
+)
+
+log = logging.getLogger(__name__)
+
+OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
+
+
+class BotError(LibraryError):
+    """The bot cannot start as configured (the message says what to fix)."""
+
+
+def requester(user, guild, channel) -> Requester:
+    return Requester(
+        str(user.id),
+        str(user),
+        str(guild.id) if guild is not None else "",
+        str(channel.id) if channel is not None else "",
+    )
+
+
+class ShelfBot(commands.Bot):
+    """The bot. Pass `core` to use a ready command core (tests); otherwise setup_hook makes one
+    on the Redis the settings name."""
+
+    def __init__(self, settings: Settings, *, core: Shelf | None = None, sync: bool = False):
+        prefix = settings.command_prefix
+        intents = discord.Intents.default()
+        intents.message_content = bool(prefix)
+        super().__init__(
+            command_prefix=commands.when_mentioned_or(prefix)
+            if prefix
+            else commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.core = core
+        self.sync = sync
+        self.throttle = EditThrottle()
+        self._owned: tuple = ()  # (client, redis, target) when setup_hook opened them
+
+    @property
+    def invocation(self) -> str:
+        prefix = self.settings.command_prefix
+        return f"{prefix}shelf " if prefix else "/shelf "
+
+    async def setup_hook(self) -> None:
+        if self.core is None:
+            from babel_core.client import LibraryClient
+            from babel_core.redis_conn import connect
+
+            target = connect(self.settings)
+            redis = target.asyncio()
+            client = LibraryClient(redis, self.settings)
+            self.core = Shelf(self.settings, redis, client, invocation=self.invocation)
+            self._owned = (client, redis, target)
+        await self.add_cog(ShelfCog(self))
+        self.add_dynamic_items(NavButton, AgainButton, CancelButton)
+        self.tree.on_error = self.on_app_command_error
+        if self.settings.test_guild:
+            guild = discord.Object(self.settings.test_guild)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        elif self.sync:
+            await self.tree.sync()
+
+    async def close(self) -> None:
+        await super().close()
+        if self._owned:
+            client, redis, target = self._owned
+            await client.close()
+            await redis.aclose()
+            target.close()
+
+    async def on_command_error(self, ctx: commands.Context, error: Exception) -> None:
+        """The one place errors of commands are answered; unexpected ones are logged."""
+        if isinstance(error, commands.CommandNotFound):
+            return  # someone else's command
+        if isinstance(error, ChannelNotAllowed):
+            if ctx.interaction is not None:  # a prefix command there gets no answer at all
+                await _say(ctx, r.error(NOT_HERE, private=True))
+            return
+        if isinstance(error, commands.UserInputError):
+            await _say(ctx, r.error(self._typed_error(ctx, error), private=True))
+            return
+        log.error("command %s failed", ctx.command, exc_info=error)
+        await _say(ctx, r.error(OOPS, private=True))
+
+    def _typed_error(self, ctx: commands.Context, error: Exception) -> str:
+        """The core's message for what was typed (the same words the console would say)."""
+        typed = ctx.message.content[len(ctx.prefix or "") :].strip().split(maxsplit=1)
+        try:
+            self.core.parse(typed[1] if len(typed) > 1 else "")
+        except CommandError as e:
+            return str(e)
+        return str(error)
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error) -> None:
+        """Errors a slash command raises before the hybrid command runs (its checks)."""
+        if isinstance(error, ChannelNotAllowed):
+            kwargs = message_kwargs(r.error(NOT_HERE, private=True), edit=False)
+            await interaction.response.send_message(**kwargs, ephemeral=True)
+            return
+        log.error("slash command %s failed", interaction.command, exc_info=error)
+
+
+async def _say(ctx: commands.Context, reply: r.Reply) -> None:
+    await _private_send(ctx)(**message_kwargs(reply, edit=False))
+
+
+def _private_send(ctx: commands.Context):
+    """Ephemeral for slash commands; deleted after a while for prefix commands."""
+    if ctx.interaction is not None:
+        return partial(ctx.send, ephemeral=True)
+    return partial(ctx.send, delete_after=PRIVATE_SECONDS)
+
+
+class ShelfCog(commands.Cog, name="Shelf"):
+    """The `shelf` commands and the buttons' callbacks."""
+
+    def __init__(self, bot: ShelfBot):
+        self.bot = bot
+
+    @property
+    def core(self) -> Shelf:
+        return self.bot.core
+
+    async def cog_check(self, ctx: commands.Context) -> bool:
+        return in_allowed_channel(ctx)
+
+    # -- answering
+
+    async def answer(self, ctx: commands.Context, build: Callable[[], Command]) -> None:
+        """Check the command, acknowledge it, run it, show its progress and reply."""
+        try:
+            command = build()
+        except CommandError as e:
+            await _say(ctx, r.error(str(e), private=True))
+            return
+        if command.name in QUEUED:
+            await ctx.defer()
+        talk = Conversation(ctx.send, ctx.channel.id, self.bot.throttle, _private_send(ctx))
+        await self._run(talk, command, requester(ctx.author, ctx.guild, ctx.channel))
+
+    async def answer_interaction(
+        self, interaction: discord.Interaction, build: Callable[[], Command]
+    ) -> None:
+        """The same for buttons and modals: acknowledge within 3 s, then answer in a followup."""
+        if not channel_allowed(
+            self.bot.settings.allowed_channels, interaction.guild, interaction.channel
+        ):
+            kwargs = message_kwargs(r.error(NOT_HERE, private=True), edit=False)
+            await interaction.response.send_message(**kwargs, ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        send = partial(interaction.followup.send, wait=True)
+        talk = Conversation(send, interaction.channel_id, self.bot.throttle, send)
+        who = requester(interaction.user, interaction.guild, interaction.channel)
+        try:
+            command = await build()
+        except CommandError as e:
+            await talk.show(r.error(str(e)))
+            return
+        await self._run(talk, command, who)
+
+    async def _run(self, talk: Conversation, command: Command, who: Requester) -> None:
+        async def progress(waiting) -> None:
+            await talk.progress(self.core.progress_reply(waiting))
+
+        await talk.show(await self.core.run(command, who, progress))
+
+    # -- buttons and the modal
+
+    async def navigate(self, interaction, direction: str, address: str, prompt_key: str) -> None:
+        async def build() -> Command:
+            prompt = await self.core.state.prompt(prompt_key)
+            return self.core.neighbour(direction, address, prompt)
+
+        await self.answer_interaction(interaction, build)
+
+    async def read_again(self, interaction, address: str, prompt: str) -> None:
+        try:
+            command = self.core.command("read", address=address, prompt=prompt)
+        except CommandError as e:
+            kwargs = message_kwargs(r.error(str(e), private=True), edit=False)
+            await interaction.response.send_message(**kwargs, ephemeral=True)
+            return
+
+        async def build() -> Command:
+            return command
+
+        await self.answer_interaction(interaction, build)
+
+    async def cancel(self, interaction, job_id: str, owner: str) -> None:
+        who = requester(interaction.user, interaction.guild, interaction.channel)
+        reply = await self.core.cancel(job_id, owner, who)
+        await interaction.response.send_message(**message_kwargs(reply, edit=False), ephemeral=True)
+
+    # -- the commands
+
+    @commands.hybrid_group(name="shelf", fallback="help", invoke_without_command=True)
+    async def shelf(self, ctx: commands.Context) -> None:
+        """The Model Library of Babel: every command, with an example."""
+        text = ""
+        if ctx.interaction is None and ctx.subcommand_passed:  # `!shelf raed …`, `!shelf help`
+            typed = ctx.message.content[len(ctx.prefix) :].strip().split(maxsplit=1)
+            text = typed[1] if len(typed) > 1 else ""
+        await self.answer(ctx, lambda: self.core.parse(text))
+
+    @shelf.command(name="read")
+    @app_commands.describe(
+        address="the volume's address, e.g. babel-w3-s2-v17",
+        prompt="what to ask it (default: What is written in this book?)",
+    )
+    async def read(self, ctx: commands.Context, address: str, *, prompt: str | None = None):
+        """Read the volume at an address."""
+        await self.answer(ctx, lambda: self.core.command("read", address=address, prompt=prompt))
+
+    @read.autocomplete("address")
+    async def recent_addresses(self, interaction: discord.Interaction, current: str):
+        """The person's recently read addresses that contain what they typed."""
+        try:
+            recent = await self.core.state.recent(str(interaction.user.id))
+        except Exception:  # autocomplete must answer quickly or not at all
+            log.warning("autocomplete: recent addresses unavailable", exc_info=True)
+            recent = []
+        typed = current.strip().lower()
+        found = [a for a in recent if typed in a and len(a) <= 100]
+        return [app_commands.Choice(name=a, value=a) for a in found[:25]]
+
+    @shelf.command(name="random")
+    @app_commands.describe(prompt="what to ask it (default: What is written in this book?)")
+    async def random(self, ctx: commands.Context, *, prompt: str | None = None):
+        """Read a volume drawn at random from the near wing."""
+        await self.answer(ctx, lambda: self.core.command("random", prompt=prompt))
+
+    @shelf.command(name="next")
+    @app_commands.describe(prompt="a new prompt (default: the one you used last)")
+    async def next_volume(self, ctx: commands.Context, *, prompt: str | None = None):
+        """Read the volume after the last one you read."""
+        await self.answer(ctx, lambda: self.core.command("next", prompt=prompt))
+
+    @shelf.command(name="prev")
+    @app_commands.describe(prompt="a new prompt (default: the one you used last)")
+    async def prev_volume(self, ctx: commands.Context, *, prompt: str | None = None):
+        """Read the volume before the last one you read."""
+        await self.answer(ctx, lambda: self.core.command("prev", prompt=prompt))
+
+    @shelf.command(name="page")
+    @app_commands.describe(
+        address="the volume's address, e.g. babel-w3-s2-v17", n=f"which page, 1 to {PAGES}"
+    )
+    async def page(self, ctx: commands.Context, address: str, n: app_commands.Range[int, 1, PAGES]):
+        """See one of a volume's 410 pages: a picture of its weights."""
+        await self.answer(ctx, lambda: self.core.command("page", address=address, page=n))
+
+    page.autocomplete("address")(recent_addresses)
+
+    @shelf.command(name="about")
+    async def about(self, ctx: commands.Context):
+        """How big the library is and how its addresses work."""
+        await self.answer(ctx, lambda: self.core.command("about"))
+
+
+def main(settings: Settings, sync: bool = False) -> int:
+    """`shelf bot`: run until stopped. The token is read from the settings and never logged."""
+    from babel_core import metrics
+
+    if not settings.discord_token:
+        raise BotError(
+            "DISCORD_TOKEN is not set. Create a bot in the Discord developer portal "
+            "(docs/discord.md), then: export DISCORD_TOKEN=<its token>"
+        )
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    metrics.serve(settings)
+    bot = ShelfBot(settings, sync=sync)
+
+    async def run() -> None:
+        async with bot:
+            await bot.start(settings.discord_token)
+
+    try:
+        asyncio.run(run())
+    except discord.LoginFailure:
+        raise BotError(
+            "Discord rejected the token in DISCORD_TOKEN: copy it again from the Bot page of "
+            "your application (docs/discord.md); a reset token replaces the old one"
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise BotError(
+            "Discord refused the Message Content intent, which prefix commands need: turn it on "
+            "in the developer portal (Bot > Privileged Gateway Intents), or set BABEL_PREFIX= "
+            "(empty) to run with slash commands and mentions only"
+        ) from None
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,63 @@
+"""A reply as a small neutral structure, before any front end draws it.
+
+The command core (bot/commands.py) answers every command with a `Reply`; the Discord adapter
+turns it into an embed, files and buttons (escaping every text, bot/safety.py), the console
+into lines of text. Texts here are raw: nothing is escaped or cut until a front end knows its
+own limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Reply kinds: the front ends colour them.
+READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
+
+# Button actions (bot/discord_app.py maps each to a persistent Discord button).
+PREV, NEXT, AGAIN, CANCEL = "prev", "next", "again", "cancel"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: str
+    inline: bool = True
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    data: bytes
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    """A follow-up action. Its state (address, prompt key, job, owner) travels in the button."""
+
+    action: str  # PREV, NEXT, AGAIN or CANCEL
+    label: str
+    address: str = ""
+    prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)
+    job_id: str = ""
+    owner: str = ""  # the only user the button answers (CANCEL)
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: str
+    description: str = ""
+    title: str = ""
+    fields: tuple[Field, ...] = ()
+    footer: str = ""
+    files: tuple[File, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    # When the description must be cut to fit a front end, the whole text is attached under
+    # this file name (readings: "<address>.txt").
+    full_text_name: str = ""
+    private: bool = False  # only the person who asked should see it (ephemeral where possible)
+
+
+def error(message: str, private: bool = False) -> Reply:
+    """An error reply; messages from LibraryError start lowercase, replies start with a capital."""
+    return Reply(ERROR, message[:1].upper() + message[1:], private=private)
