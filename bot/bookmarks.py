@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
-from . import keys
 from .actor import Actor
 from .discoveries import DELETED, HELD, HIDDEN, PUBLISHED, Page, page_bounds
 from .durable import Durability, text
@@ -166,7 +166,7 @@ class Bookmarks:
             [
                 keys.bookmark(name),
                 keys.user_bookmarks(actor.user_id),
-                keys.NAMES,
+                keys.USER_NAMES,
                 keys.mod_queue(actor.guild_id),
             ],
             [actor.user_id, actor.name, repr(now), name, b.ref, b.status, canonical, *pairs],

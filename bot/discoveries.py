@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
 from babel_core.errors import LibraryError
 
-from . import keys
 from .actor import Actor
 from .durable import Durability, text
 from .wordfilter import WordFilter
@@ -195,7 +195,7 @@ local function index(n, finder, on, votes_p, by_p)
   end
 end
 """
-INDEX_KEYS = [keys.TOP, keys.NEW, keys.BOARD_VOTES, keys.BOARD_FINDS]
+INDEX_KEYS = [keys.DISCOVERIES_TOP, keys.DISCOVERIES_NEW, keys.BOARD_VOTES, keys.BOARD_FINDS]
 
 # KEYS: INDEX_KEYS, tuples, seq, names, mod queue. ARGV: votes_p, by_p, discovery_p, mine_p,
 # tuple key, finder, finder name, status, now, ref prefix, then the record's field/value pairs.
@@ -326,12 +326,18 @@ class Discoveries:
         created, n = await self.durable.run(
             self.redis,
             self._share,
-            [*INDEX_KEYS, keys.TUPLES, keys.DISCOVERY_SEQ, keys.NAMES, keys.mod_queue(d.guild_id)],
             [
-                keys.VOTES,
-                keys.BY,
-                keys.DISCOVERY,
-                keys.MINE,
+                *INDEX_KEYS,
+                keys.DISCOVERY_TUPLES,
+                keys.DISCOVERY_SEQ,
+                keys.USER_NAMES,
+                keys.mod_queue(d.guild_id),
+            ],
+            [
+                keys.VOTES_PREFIX,
+                keys.BY_PREFIX,
+                keys.DISCOVERY_PREFIX,
+                keys.MINE_PREFIX,
                 tuple_key(d.edition, d.address, d.prompt, d.max_tokens),
                 actor.user_id,
                 actor.name,
@@ -371,7 +377,7 @@ class Discoveries:
         code, votes = await self.durable.run(
             self.redis,
             self._vote,
-            [keys.discovery(n), keys.votes(n), keys.TOP, keys.BOARD_VOTES],
+            [keys.discovery(n), keys.votes(n), keys.DISCOVERIES_TOP, keys.BOARD_VOTES],
             [actor.user_id, keys.top_member(n)],
         )
         if code == -1:
@@ -394,7 +400,7 @@ class Discoveries:
         code, votes = await self.durable.run(
             self.redis,
             self._unvote,
-            [keys.discovery(n), keys.votes(n), keys.TOP, keys.BOARD_VOTES],
+            [keys.discovery(n), keys.votes(n), keys.DISCOVERIES_TOP, keys.BOARD_VOTES],
             [actor.user_id, keys.top_member(n)],
         )
         if code == -1:
@@ -438,8 +444,8 @@ class Discoveries:
         if view == USER and user_id == viewer.user_id:
             view = MINE
         index = {
-            TOP: keys.TOP,
-            NEW: keys.NEW,
+            TOP: keys.DISCOVERIES_TOP,
+            NEW: keys.DISCOVERIES_NEW,
             MINE: keys.mine(viewer.user_id),
             USER: keys.by_finder(user_id or ""),
         }.get(view)
@@ -466,7 +472,7 @@ class Discoveries:
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrange(keys.BOARD_VOTES, 0, -1, withscores=True)
         pipe.zrange(keys.BOARD_FINDS, 0, -1, withscores=True)
-        pipe.hgetall(keys.NAMES)
+        pipe.hgetall(keys.USER_NAMES)
         votes, finds, names = await pipe.execute()
         votes = {text(u): int(s) for u, s in votes}
         names = {text(u): text(v) for u, v in names.items()}

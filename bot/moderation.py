@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from babel_core import keys
 from babel_core.errors import LibraryError
 
-from . import keys
 from .actor import Actor
 from .bookmarks import SIGIL, parse_name
 from .discoveries import (
@@ -197,7 +197,7 @@ class Moderation:
         if actor.is_owner:
             return
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hget(keys.bans(keys.EVERYWHERE), actor.user_id)
+        pipe.hget(keys.bans(keys.BAN_EVERYWHERE), actor.user_id)
         pipe.hget(keys.bans(actor.guild_id), actor.user_id)
         everywhere, here = await pipe.execute()
         if everywhere or here:
@@ -269,8 +269,8 @@ class Moderation:
                 keys.mod_log(item.guild_id),
             ],
             [
-                keys.VOTES,
-                keys.BY,
+                keys.VOTES_PREFIX,
+                keys.BY_PREFIX,
                 item.number or "",
                 new,
                 reason,
@@ -312,7 +312,7 @@ class Moderation:
         self, actor: Actor, user_id: str, name: str, reason: str = "", everywhere: bool = False
     ) -> str:
         """Ban a person from the bot's commands in this guild (owners: everywhere); returns
-        where: the guild id or keys.EVERYWHERE."""
+        where: the guild id or keys.BAN_EVERYWHERE."""
         reason = _reason(reason)
         where = await self._ban_scope(actor, BAN, user_id, everywhere)
         if user_id == actor.user_id:
@@ -350,7 +350,7 @@ class Moderation:
             await self._refuse(actor, BANS)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.bans(actor.guild_id))
-        pipe.hgetall(keys.bans(keys.EVERYWHERE))
+        pipe.hgetall(keys.bans(keys.BAN_EVERYWHERE))
         here, everywhere = await pipe.execute()
         found = [(text(u), {**json.loads(text(b)), "where": "here"}) for u, b in here.items()]
         if actor.is_owner:
@@ -407,7 +407,7 @@ class Moderation:
         """Where a ban holds: the actor's guild, or everywhere (owners only; an owner outside
         any guild always bans everywhere). Refuses, logged, whoever may not ban there."""
         if actor.is_owner and (everywhere or not actor.guild_id):
-            return keys.EVERYWHERE
+            return keys.BAN_EVERYWHERE
         if everywhere or not actor.may_moderate_here:
             await self._refuse(actor, f"{action} everywhere" if everywhere else action, user_id)
         return actor.guild_id

@@ -1,7 +1,8 @@
 """Export the catalogue to JSON Lines and import it back, exactly.
 
-Everything durable lives under one key prefix (bot/keys.py), so a backup is every key under
-it: one line per key, `{"key": ..., "type": ..., "value": ...}`, between a header line (format
+Everything durable matches one of `keys.DURABLE_PATTERNS` (the catalogue's prefix, and the
+bot's memory of what each person read last), so a backup is every key matching them: one line
+per key, `{"key": ..., "type": ..., "value": ...}`, between a header line (format
 and version) and a footer line (the number of keys, so a truncated file is refused instead of
 half-imported). Strings, hashes, sets, sorted sets (scores exact: Redis prints doubles with 17
 significant digits) and lists are written in a stable order, so two exports of the same data
@@ -16,14 +17,15 @@ the JSON as escaped surrogates, so even those round-trip.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+from babel_core import keys
 from babel_core.errors import LibraryError
 
-from . import keys
 from .durable import Durability
 
 log = logging.getLogger(__name__)
@@ -32,10 +34,11 @@ FORMAT = "babel-shelf-catalogue"
 VERSION = 1
 CHUNK = 500  # keys written per durable pipeline on import
 
-# ARGV[1]: the key pattern. Returns {key, type, flat values} for every matching key.
+# ARGV: the key patterns. Returns {key, type, flat values} for every matching key.
 _SNAPSHOT = """
 local out = {}
-for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
+for _, pattern in ipairs(ARGV) do
+for _, key in ipairs(redis.call('KEYS', pattern)) do
   local kind = redis.call('TYPE', key)['ok']
   local value
   if kind == 'string' then value = {redis.call('GET', key)}
@@ -45,6 +48,7 @@ for _, key in ipairs(redis.call('KEYS', ARGV[1])) do
   elseif kind == 'list' then value = redis.call('LRANGE', key, 0, -1)
   else value = {} end
   out[#out + 1] = {key, kind, value}
+end
 end
 return out
 """
@@ -84,8 +88,8 @@ def _record(key: str, kind: str, flat: list) -> dict:
 
 
 async def snapshot(r) -> list[dict]:
-    """Every catalogue key and its value, read atomically, sorted by key."""
-    rows = await r.eval(_SNAPSHOT, 0, keys.PATTERN)
+    """Every durable key and its value, read atomically, sorted by key."""
+    rows = await r.eval(_SNAPSHOT, 0, *keys.DURABLE_PATTERNS)
     return sorted(
         (_record(_str(key), _str(kind), flat) for key, kind, flat in rows),
         key=lambda rec: rec["key"],
@@ -105,6 +109,10 @@ async def export(r, out: TextIO) -> int:
     out.write(_line({"end": True, "keys": len(records)}))
     log.info("exported %d catalogue keys", len(records))
     return len(records)
+
+
+def durable(key: str) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in keys.DURABLE_PATTERNS)
 
 
 def read_export(lines: Iterable[str]) -> Iterator[dict]:
@@ -130,7 +138,7 @@ def read_export(lines: Iterable[str]) -> Iterator[dict]:
             if record.get("keys") != count:
                 raise StoreError(f"the export says {record.get('keys')} keys but holds {count}")
             return
-        if record.get("type") not in TYPES or not str(record.get("key")).startswith(keys.DURABLE):
+        if record.get("type") not in TYPES or not durable(str(record.get("key"))):
             raise StoreError(f"line {number} of the export is not a catalogue key")
         count += 1
         yield record
@@ -156,10 +164,14 @@ async def import_(r, lines: Iterable[str], durable: Durability, replace: bool = 
     before the first write. With `replace`, the catalogue already there is deleted first."""
     records = list(read_export(lines))
     durable.check()
-    present = [k async for k in r.scan_iter(match=keys.PATTERN, count=1000)]
+    present = [
+        key
+        for pattern in keys.DURABLE_PATTERNS
+        async for key in r.scan_iter(match=pattern, count=1000)
+    ]
     if present and not replace:
         raise StoreError(
-            f"the catalogue here is not empty ({len(present)} keys); import into an empty one, "
+            f"the store here is not empty ({len(present)} durable keys); import into an empty one, "
             "or replace what is here with --replace"
         )
     for start in range(0, len(present), CHUNK):

@@ -109,16 +109,16 @@ class RedisProcess:
         return redis.asyncio.Redis(unix_socket_path=self.socket, **kwargs)
 
 
-@pytest.fixture(scope="module", name="redis_server")
-def redis_server_fixture(tmp_path_factory):
+@pytest.fixture(scope="module", name="catalogue_redis")
+def catalogue_redis_fixture(tmp_path_factory):
     server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.kill(signal.SIGTERM)
 
 
 @pytest.fixture(name="catalogue")
-async def catalogue_fixture(redis_server):
-    r = redis_server.client()
+async def catalogue_fixture(catalogue_redis):
+    r = catalogue_redis.client()
     await r.flushall()
     durable = await Durability.detect(r)
     clock = [1_750_000_000.0]
@@ -130,7 +130,7 @@ async def catalogue_fixture(redis_server):
     words = WordFilter(FILTER)
     yield Catalogue(
         r,
-        redis_server,
+        catalogue_redis,
         durable,
         Discoveries(r, durable, words, now),
         Bookmarks(r, durable, words, now),

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
+from babel_core import keys
 from babel_core.address import AddressError
-from bot import keys
 from bot.bookmarks import BookmarkError, parse_name
 from bot.discoveries import HELD, PUBLISHED
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,
     catalogue_fixture,
+    catalogue_redis_fixture,
     mod,
-    redis_server_fixture,
 )
 
 
@@ -61,7 +61,7 @@ async def test_a_bad_address_or_name_stores_nothing(catalogue):
         await catalogue.bookmarks.create(ann, "lamp", "babel-w3-s6-v17")
     with pytest.raises(BookmarkError):
         await catalogue.bookmarks.create(ann, "l", "babel-w3-s2-v17")
-    assert await catalogue.redis.keys(keys.PATTERN) == []
+    assert await catalogue.redis.keys(keys.CATALOGUE_PATTERN) == []
 
 
 async def test_a_filtered_name_is_held_and_works_for_its_owner_only(catalogue):

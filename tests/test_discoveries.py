@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from babel_core import keys
 from babel_core.address import AddressError, parse_address
 from babel_core.edition import TINY
-from bot import keys
 from bot.discoveries import (
     FLAGGED,
     HELD,
@@ -29,9 +29,9 @@ from tests.catalogue_support import (  # noqa: F401 (fixtures)
     bob,
     cat_,
     catalogue_fixture,
+    catalogue_redis_fixture,
     mod,
     reading,
-    redis_server_fixture,
 )
 
 
@@ -67,7 +67,7 @@ async def test_sharing_the_same_tuple_again_returns_the_existing_discovery(catal
     assert again.discovery.title == first.discovery.title == ""
     other = await catalogue.share(bob, "babel-w3-s2-v17", "Where?", max_tokens=16)
     assert (other.new, other.discovery.ref) == (True, "D-2")  # other settings, other tuple
-    assert await catalogue.redis.hlen(keys.TUPLES) == 2
+    assert await catalogue.redis.hlen(keys.DISCOVERY_TUPLES) == 2
 
 
 def test_the_dedupe_key_depends_on_every_part_of_the_tuple():
@@ -108,13 +108,13 @@ def test_malformed_discovery_ids_are_refused_with_the_right_form(text):
 async def test_bad_shares_are_refused_and_nothing_is_stored(catalogue, change, message):
     with pytest.raises(DiscoveryError, match=message):
         await catalogue.share(**change)
-    assert await catalogue.redis.keys(keys.PATTERN) == []
+    assert await catalogue.redis.keys(keys.CATALOGUE_PATTERN) == []
 
 
 async def test_a_bad_address_is_refused_by_the_address_rules(catalogue):
     with pytest.raises(AddressError, match="wall"):
         await catalogue.share(address="babel-w5-s2-v17")
-    assert await catalogue.redis.keys(keys.PATTERN) == []
+    assert await catalogue.redis.keys(keys.CATALOGUE_PATTERN) == []
 
 
 async def test_show_of_an_unknown_id_says_there_is_none(catalogue):
@@ -156,7 +156,7 @@ async def test_a_vote_counts_once_and_can_be_withdrawn(catalogue):
     with pytest.raises(DiscoveryError, match="you haven't voted for D-1"):
         await catalogue.discoveries.unvote(bob, 1)
     assert (await catalogue.discoveries.show(1, bob)).votes == 1
-    assert await catalogue.redis.zscore(keys.TOP, keys.top_member(1)) == 1.0
+    assert await catalogue.redis.zscore(keys.DISCOVERIES_TOP, keys.top_member(1)) == 1.0
     assert await catalogue.redis.zscore(keys.BOARD_VOTES, "1") == 1.0
 
 
@@ -191,7 +191,7 @@ async def test_fifty_concurrent_voters_on_separate_connections_are_counted_exact
     assert sorted(counted) == list(range(1, 51))  # every vote saw a distinct count
     assert len(refused) == 10  # the ten second votes
     assert (await catalogue.discoveries.show(1, bob)).votes == 50
-    assert await catalogue.redis.zscore(keys.TOP, keys.top_member(1)) == 50.0
+    assert await catalogue.redis.zscore(keys.DISCOVERIES_TOP, keys.top_member(1)) == 50.0
     assert await catalogue.redis.zscore(keys.BOARD_VOTES, "1") == 50.0
 
 

@@ -14,8 +14,8 @@ import pytest
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from babel_core import keys
 from babel_core.edition import TINY
-from bot import keys
 from bot.actor import Actor
 from bot.discoveries import Discoveries
 from bot.durable import FSYNC_ALWAYS, UNSAFE, WAITAOF, Durability, NotDurable
@@ -81,10 +81,10 @@ async def assert_all_there(server: RedisProcess, shared: list, votes: list) -> N
             d.text,
             d.finder_id,
         )
-        assert await r.zscore(keys.NEW, d.number) == d.number
+        assert await r.zscore(keys.DISCOVERIES_NEW, d.number) == d.number
     voters = {v.decode() for v in await r.smembers(keys.votes(1))}
     assert {voter for voter, _ in votes} <= voters
-    assert await r.zscore(keys.TOP, keys.top_member(1)) == len(voters)
+    assert await r.zscore(keys.DISCOVERIES_TOP, keys.top_member(1)) == len(voters)
     assert int(await r.get(keys.DISCOVERY_SEQ)) >= max(d.number for d in shared)
     await r.aclose()
     server.kill()

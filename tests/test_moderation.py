@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot import keys
+from babel_core import keys
 from bot.actor import Actor
 from bot.bookmarks import BookmarkError
 from bot.discoveries import DELETED, HIDDEN, PUBLISHED, TOP, USER, DiscoveryError
@@ -18,10 +18,10 @@ from tests.catalogue_support import (  # noqa: F401 (fixtures)
     bob,
     cat_,
     catalogue_fixture,
+    catalogue_redis_fixture,
     mod,
     mod2,
     owner,
-    redis_server_fixture,
 )
 
 
@@ -97,7 +97,7 @@ async def test_hide_takes_a_discovery_out_of_every_listing_and_restore_brings_it
     assert restored.status == PUBLISHED
     top = await catalogue.discoveries.browse(TOP, bob)
     assert [(d.ref, d.votes) for d in top.items] == [("D-1", 2)]
-    assert await catalogue.redis.zscore(keys.TOP, keys.top_member(1)) == 2.0
+    assert await catalogue.redis.zscore(keys.DISCOVERIES_TOP, keys.top_member(1)) == 2.0
     board = (await catalogue.discoveries.leaderboard()).items
     assert [(f.name, f.votes, f.finds) for f in board] == [("ann", 2, 1)]
 
@@ -235,11 +235,11 @@ async def test_bans_refuse_yourself_the_owners_and_everywhere_for_moderators(cat
         await catalogue.moderation.ban(mod, OWNER, "olga")
     with pytest.raises(NotModerator, match="only this server's moderators can use `mod ban ev"):
         await catalogue.moderation.ban(mod, "2", "bob", everywhere=True)
-    assert await catalogue.redis.exists(keys.bans("g1"), keys.bans(keys.EVERYWHERE)) == 0
+    assert await catalogue.redis.exists(keys.bans("g1"), keys.bans(keys.BAN_EVERYWHERE)) == 0
 
 
 async def test_an_owner_ban_everywhere_holds_in_every_server(catalogue):
-    assert await catalogue.moderation.ban(owner, "2", "bob", "raids") == keys.EVERYWHERE
+    assert await catalogue.moderation.ban(owner, "2", "bob", "raids") == keys.BAN_EVERYWHERE
     for guild in ("g1", "g2", ""):
         with pytest.raises(Banned, match="the bot's owners banned you"):
             await catalogue.moderation.check(Actor("2", "bob", guild))

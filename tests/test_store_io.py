@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bot import keys
+from babel_core import keys
 from bot.actor import Actor
 from bot.discoveries import TOP
 from bot.store_io import StoreError, export, import_
@@ -15,11 +15,11 @@ from tests.catalogue_support import (  # noqa: F401 (fixtures)
     bob,
     cat_,
     catalogue_fixture,
+    catalogue_redis_fixture,
     mod,
     mod2,
     owner,
     reading,
-    redis_server_fixture,
 )
 
 
@@ -73,15 +73,19 @@ async def fill(catalogue) -> None:
 
 async def test_export_wipe_import_gives_identical_data(catalogue):
     await fill(catalogue)
-    await catalogue.redis.set("babel:jobs-elsewhere", "queue data")  # not the catalogue's
+    await catalogue.redis.hset(keys.user_last("tiny/v1", "1"), "address", "babel-w3-s2-v17")
+    await catalogue.redis.lpush(keys.user_recent("tiny/v1", "1"), "babel-w3-s2-v17")
+    await catalogue.redis.set("babel:jobs-elsewhere", "queue data")  # not durable: not exported
+    await catalogue.redis.set(keys.user_cooldown("1"), "1", ex=60)  # nor are limits
     before = await everything(catalogue.redis)
     first = io.StringIO()
     written = await export(catalogue.redis, first)
-    assert written == len(before) - 1 == 34
+    assert written == len(before) - 2 == 36
     await catalogue.redis.flushdb()
     await catalogue.redis.set("babel:jobs-elsewhere", "queue data")
-    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 34
-    assert await everything(catalogue.redis) == before
+    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 36
+    after = await everything(catalogue.redis)
+    assert after == {k: v for k, v in before.items() if k != keys.user_cooldown("1").encode()}
     second = io.StringIO()
     await export(catalogue.redis, second)
     assert second.getvalue() == first.getvalue()
