@@ -403,6 +403,11 @@ class Moderation:
         label = next((x for x in labels if x), "")[:LABEL_CHARS]
         return Item(kind, ref_, key, number, owner_field, owner, guild, status, label)
 
+    async def require_moderator(self, actor: Actor, action: str, target: str = "") -> None:
+        """Refuse, and log, a mod command from someone who may not moderate here."""
+        if not actor.may_moderate_here:
+            await self._refuse(actor, action, target)
+
     async def _ban_scope(self, actor: Actor, action: str, user_id: str, everywhere: bool) -> str:
         """Where a ban holds: the actor's guild, or everywhere (owners only; an owner outside
         any guild always bans everywhere). Refuses, logged, whoever may not ban there."""
