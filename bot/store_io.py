@@ -17,14 +17,19 @@ the JSON as escaped surrogates, so even those round-trip.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
 import logging
+import sys
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
+import redis.asyncio
+
 from babel_core import keys
 from babel_core.errors import LibraryError
+from babel_core.settings import Settings
 
 from .durable import Durability
 
@@ -185,3 +190,43 @@ async def import_(r, lines: Iterable[str], durable: Durability, replace: bool = 
         await durable.commit(pipe)
     log.info("imported %d catalogue keys (replacing %d)", len(records), len(present))
     return len(records)
+
+
+def run_export(settings: Settings, path: str) -> int:
+    """`shelf export FILE`: the Redis the settings name (REDIS_URL or the embedded one)."""
+    from babel_core.redis_conn import connect
+
+    async def go(url: str) -> int:
+        r = redis.asyncio.Redis.from_url(url)
+        try:
+            if path == "-":
+                return await export(r, sys.stdout)
+            with open(path, "w", encoding="ascii") as out:
+                return await export(r, out)
+        finally:
+            await r.aclose()
+
+    try:
+        with connect(settings) as target:
+            return asyncio.run(go(target.url))
+    except OSError as e:
+        raise StoreError(f"cannot write {path}: {e}") from None
+
+
+def run_import(settings: Settings, path: str, replace: bool = False) -> int:
+    """`shelf import FILE [--replace]`."""
+    from babel_core.redis_conn import connect
+
+    async def go(url: str) -> int:
+        r = redis.asyncio.Redis.from_url(url)
+        try:
+            with open(path, encoding="ascii") as lines:
+                return await import_(r, lines, await Durability.detect(r), replace)
+        finally:
+            await r.aclose()
+
+    try:
+        with connect(settings) as target:
+            return asyncio.run(go(target.url))
+    except (OSError, UnicodeDecodeError) as e:
+        raise StoreError(f"cannot read {path}: {e}") from None

@@ -90,16 +90,26 @@ async def assert_all_there(server: RedisProcess, shared: list, votes: list) -> N
     server.kill()
 
 
-async def test_acknowledged_shares_and_votes_survive_sigkill_with_fsync_always(tmp_path):
-    server = RedisProcess(tmp_path).start()
+@pytest.fixture
+def servers():
+    """Servers a test starts; whatever is still running at the end is killed."""
+    started: list[RedisProcess] = []
+    yield started
+    for server in started:
+        if server.process.poll() is None:
+            server.kill()
+
+
+async def test_acknowledged_shares_and_votes_survive_sigkill_with_fsync_always(tmp_path, servers):
+    servers.append(server := RedisProcess(tmp_path).start())
     shared, votes, mode = await kill_after_acknowledged_writes(server)
     assert mode == FSYNC_ALWAYS
     assert len(shared) + len(votes) >= ACKED
     await assert_all_there(server, shared, votes)
 
 
-async def test_acknowledged_shares_and_votes_survive_sigkill_with_waitaof(tmp_path):
-    server = RedisProcess(tmp_path, valkey(), appendfsync="everysec").start()
+async def test_acknowledged_shares_and_votes_survive_sigkill_with_waitaof(tmp_path, servers):
+    servers.append(server := RedisProcess(tmp_path, valkey(), appendfsync="everysec").start())
     shared, votes, mode = await kill_after_acknowledged_writes(server)
     assert mode == WAITAOF
     assert len(shared) + len(votes) >= ACKED
@@ -117,8 +127,8 @@ async def test_acknowledged_shares_and_votes_survive_sigkill_with_waitaof(tmp_pa
         ),
     ],
 )
-async def test_a_server_that_cannot_keep_writes_gets_none(tmp_path, config, problem):
-    server = RedisProcess(tmp_path, **config).start()
+async def test_a_server_that_cannot_keep_writes_gets_none(tmp_path, servers, config, problem):
+    servers.append(server := RedisProcess(tmp_path, **config).start())
     r = server.client()
     try:
         durable = await Durability.detect(r)
@@ -128,4 +138,3 @@ async def test_a_server_that_cannot_keep_writes_gets_none(tmp_path, config, prob
         assert await r.dbsize() == 0
     finally:
         await r.aclose()
-        server.kill()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
 
 from babel_core import keys
 from bot.actor import Actor
+from bot.cli import main
 from bot.discoveries import TOP
 from bot.store_io import StoreError, export, import_
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
@@ -152,3 +154,21 @@ async def test_a_damaged_export_is_refused_before_anything_is_written(catalogue,
     with pytest.raises(StoreError, match=message):
         await import_(catalogue.redis, damage(lines), catalogue.durable)
     assert await catalogue.redis.dbsize() == 0
+
+
+async def test_shelf_export_and_import_round_trip_from_the_command_line(
+    catalogue, catalogue_redis, tmp_path, monkeypatch, capsys
+):
+    await fill(catalogue)
+    before = await everything(catalogue.redis)
+    monkeypatch.setenv("REDIS_URL", f"unix://{catalogue_redis.socket}")
+    backup = tmp_path / "catalogue.jsonl"
+    assert await asyncio.to_thread(main, ["export", str(backup)]) == 0
+    assert capsys.readouterr().out == f"exported 34 keys to {backup}\n"
+    assert await asyncio.to_thread(main, ["import", str(backup)]) == 2
+    assert "the store here is not empty (34 durable keys)" in capsys.readouterr().err
+    await catalogue.redis.flushdb()
+    assert await asyncio.to_thread(main, ["import", str(backup)]) == 0
+    assert await everything(catalogue.redis) == before
+    assert await asyncio.to_thread(main, ["import", str(tmp_path / "missing.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
