@@ -50,8 +50,7 @@ def test_numba_and_torch_agree_with_the_numpy_reference_bit_for_bit(edition, sma
     assert np.array_equal(tfast.phi_inverse(edition, torch.from_numpy(m)).numpy(), a)
 
 
-@pytest.mark.parametrize("head", [[0], [1], [12345, 678], [grid.N - 1] * HEAD])
-def test_short_builds_write_the_reference_weights(edition, head):
+def assert_short_builds_match_the_reference(edition, head):
     expected = grid.digits_to_weights_np(ref.phi(edition, short_digits(edition, head)))
     got = np.empty(edition.param_count, dtype=np.float32)
     fast.build_weights(edition, short_digits(edition, head)[:HEAD], got)
@@ -59,6 +58,15 @@ def test_short_builds_write_the_reference_weights(edition, head):
     got_t = torch.empty(edition.param_count)
     tfast.build_weights(edition, short_digits(edition, head)[:HEAD], got_t)
     assert np.array_equal(got_t.numpy().view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("head", [[0], [1], [12345, 678], [grid.N - 1] * HEAD])
+def test_short_builds_write_the_reference_weights_tiny(head):
+    assert_short_builds_match_the_reference(TINY, head)
+
+
+def test_short_builds_write_the_reference_weights_t5_small():
+    assert_short_builds_match_the_reference(T5_SMALL, [12345, 678])
 
 
 def test_a_t5_small_volume_uses_every_grid_value_so_the_build_checked_all_of_them():
