@@ -221,6 +221,10 @@ def cmd_worker(args) -> int:
     )
     settings = Settings.from_env()
     with connect(settings) as target:
+        if args.check:
+            from .worker import beating_here
+
+            return 0 if beating_here(target.sync(), settings) else 1
         metrics.serve(settings)
         worker = Worker(settings, target.url, name=args.name, device=args.device, exit_on_hang=True)
         worker.install_signal_handlers()
@@ -288,6 +292,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("--device", help="cpu or cuda (default BABEL_DEVICE)")
     p.add_argument(
         "--name", help="consumer name in the queue (default BABEL_WORKER_NAME or host-pid)"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if a worker on this host sent a heartbeat recently, else 1 (healthchecks)",
     )
     p.set_defaults(handler=cmd_worker)
     return parser, sub

@@ -278,7 +278,7 @@ class Worker:
         flat = reader.builder.flat
         if self.volumes.restore(key, flat):
             how = VOLUME
-        elif weights is not None and weights.fetch(edition_id, job.address, flat):
+        elif weights is not None and _quietly(weights.fetch, edition_id, job.address, flat):
             how = WEIGHTS
         else:
             from .address import parse_address
@@ -287,7 +287,7 @@ class Worker:
             metrics.VOLUMES_BUILT.labels(edition_id).inc()
             how = MISS
             if weights is not None:
-                weights.store(edition_id, job.address, flat)
+                _quietly(weights.store, edition_id, job.address, flat)
         if how != VOLUME:
             self.volumes.put(key, flat)
         self._loaded[edition_id] = job.address
@@ -371,13 +371,15 @@ class Worker:
         r = redis.Redis.from_url(self.url)
         queue = Queue(r, self.name, self.settings.reading_ttl_s)
         every = max(0.05, min(5.0, self.settings.claim_idle_s / 3))
-        while not self._stop.wait(every):
+        while True:
             try:
                 self._beat_once(r, queue)
             except REDIS_DOWN as e:
                 log.debug("heartbeat: %s", e)
             except Exception:
                 log.exception("heartbeat of worker %s failed", self.name)
+            if self._stop.wait(every):
+                break
         r.close()
 
     def _beat_once(self, r: redis.Redis, queue: Queue) -> None:
@@ -435,6 +437,28 @@ class Worker:
             pass
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
+
+
+def _quietly(call, *args) -> bool:
+    """A weights-tier call whose Redis trouble (down, or full) counts as a miss."""
+    try:
+        return call(*args)
+    except (redis.RedisError, OSError) as e:
+        log.warning("weights tier unavailable (%s); building instead", e)
+        return False
+
+
+def beating_here(r: redis.Redis, settings: Settings) -> bool:
+    """Whether this host's worker (or the one named BABEL_WORKER_NAME) beat recently."""
+    since = time.time() - keys.HEARTBEAT_TTL_S
+    names = [_text(n) for n in r.zrangebyscore(keys.WORKERS, since, "+inf")]
+    if settings.worker_name:
+        return settings.worker_name in names
+    return any(n.startswith(socket.gethostname() + "-") for n in names)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _out_of_memory(e: BaseException) -> bool:
