@@ -6,8 +6,8 @@ Three kinds of keys (docs/worker.md, "The keys in Redis"):
   script that answers it;
 - cache keys, with a TTL: readings, error answers, volumes' weights, worker heartbeats.
   Losing one costs time, never data;
-- durable keys (discoveries, later), no TTL, never evicted: Redis runs with
-  `maxmemory-policy noeviction` and only cache keys ever expire.
+- durable keys (the catalogue: discoveries, votes, bookmarks, moderation), no TTL, never
+  evicted: Redis runs with `maxmemory-policy noeviction` and only cache keys ever expire.
 
 Nothing outside this module spells a key.
 """
@@ -93,3 +93,97 @@ def prompt(key: str) -> str:
 def page(edition_id: str, address: str, number: int) -> str:
     """A drawn page's PNG (cache, PAGE_TTL_S)."""
     return f"{PREFIX}page:{edition_id}:{address}:{number}"
+
+
+# -- durable: never a TTL (bot/discoveries.py, bot/bookmarks.py, bot/moderation.py)
+# Everything the community makes (discoveries, votes, bookmarks, reports, bans, the mod log)
+# lives under one prefix, so `shelf export` finds it with one pattern and a test can check that
+# none of these keys carries a TTL. "No guild" (the console, direct messages) is `-` in a key.
+DURABLE = PREFIX + "cat:"
+CATALOGUE_PATTERN = DURABLE + "*"  # every catalogue key
+# Everything durable that `shelf export` saves: the catalogue and the bot's memory of what each
+# person read last (user_last, user_recent above).
+DURABLE_PATTERNS = (CATALOGUE_PATTERN, PREFIX + "user:*:last:*", PREFIX + "user:*:recent:*")
+
+DISCOVERY_SEQ = DURABLE + "seq"  # INCR counter: discovery D-n is number n
+DISCOVERY_TUPLES = DURABLE + "tuples"  # hash: hash of (edition, address, prompt, max_tokens) -> n
+# sorted set of published discoveries: top_member(n) -> votes; members are zero-padded so that
+# discoveries with equal votes list newest first
+DISCOVERIES_TOP = DURABLE + "top"
+DISCOVERIES_NEW = DURABLE + "new"  # sorted set of published discoveries: n -> n (newest highest)
+BOARD_VOTES = DURABLE + "board:votes"  # sorted set: finder id -> votes on published finds
+BOARD_FINDS = DURABLE + "board:finds"  # sorted set: finder id -> published finds
+USER_NAMES = DURABLE + "names"  # hash: user id -> the name they last used
+BOOKMARKS_REMOVED = DURABLE + "bookmarks:removed"  # list of JSON: bookmarks their owners removed
+BAN_EVERYWHERE = "*"  # the guild of a ban that holds in every guild (bot owners only)
+
+
+def top_member(n: int) -> str:
+    """Discovery n's member in DISCOVERIES_TOP (Lua writes it string.format('%012d', n))."""
+    return f"{n:012d}"
+
+
+def _guild(guild_id: str) -> str:
+    return guild_id or "-"
+
+
+# Prefixes of per-item keys; Lua scripts that create such keys get the prefix as an argument.
+DISCOVERY_PREFIX = DURABLE + "discovery:"
+VOTES_PREFIX = DURABLE + "votes:"
+BY_PREFIX = DURABLE + "by:"
+MINE_PREFIX = DURABLE + "mine:"
+
+
+def discovery(n: int) -> str:
+    """Hash: one discovery's record (docs/moderation.md lists the fields)."""
+    return f"{DISCOVERY_PREFIX}{n}"
+
+
+def votes(n: int) -> str:
+    """Set: the ids of the people who voted for discovery n."""
+    return f"{VOTES_PREFIX}{n}"
+
+
+def by_finder(user_id: str) -> str:
+    """Sorted set: a finder's published discoveries, n -> n."""
+    return f"{BY_PREFIX}{user_id}"
+
+
+def mine(user_id: str) -> str:
+    """Sorted set: all of a finder's discoveries whatever their status, n -> n."""
+    return f"{MINE_PREFIX}{user_id}"
+
+
+def bookmark(name: str) -> str:
+    """Hash: one bookmark (name -> address and who made it)."""
+    return f"{DURABLE}bookmark:{name}"
+
+
+def user_bookmarks(user_id: str) -> str:
+    """Sorted set: a person's bookmark names -> time made."""
+    return f"{DURABLE}bookmarks:{user_id}"
+
+
+def reports(item: str) -> str:
+    """Hash: open reports on an item (`D-5` or `@name`): reporter id -> JSON."""
+    return f"{DURABLE}reports:{item}"
+
+
+def reports_closed(item: str) -> str:
+    """List of JSON: reports a moderator has acted on, with what they did."""
+    return f"{DURABLE}reports-closed:{item}"
+
+
+def mod_queue(guild_id: str) -> str:
+    """Sorted set: items waiting for a moderator of the guild, item -> time it arrived."""
+    return f"{DURABLE}queue:{_guild(guild_id)}"
+
+
+def mod_log(guild_id: str) -> str:
+    """List of JSON: every moderation action (and refused attempt) in the guild, oldest first."""
+    return f"{DURABLE}modlog:{_guild(guild_id)}"
+
+
+def bans(guild_id: str) -> str:
+    """Hash: banned user id -> JSON (who, when, why); guild BAN_EVERYWHERE for global bans."""
+    return f"{DURABLE}bans:{_guild(guild_id)}"

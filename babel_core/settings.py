@@ -56,6 +56,8 @@ class Settings:
     max_prompt_chars: int = setting("BABEL_MAX_PROMPT_CHARS", 500)  # longer prompts are refused
     moderator_role: str = setting("BABEL_MOD_ROLE", "")  # a role name or id that may moderate
     owner_ids: tuple[str, ...] = setting("BABEL_OWNER_IDS", ())  # bot owners (moderate everywhere)
+    # words that hold a discovery or bookmark for a moderator's review (comma-separated)
+    filter_words: tuple[str, ...] = setting("BABEL_FILTER_WORDS", ())
     review_channel: int = setting("BABEL_REVIEW_CHANNEL", 0)  # where expeditions post candidates
 
     @classmethod

@@ -34,3 +34,14 @@ def in_allowed_channel(ctx: commands.Context) -> bool:
     if not channel_allowed(ctx.bot.settings.allowed_channels, ctx.guild, ctx.channel):
         raise ChannelNotAllowed()
     return True
+
+
+def is_moderator(user, guild, role: str = "") -> bool:
+    """May `user` moderate `guild`: Manage Messages there, or the moderator role (BABEL_MOD_ROLE,
+    a role name or id). Never in a direct message (the bot's owners moderate those)."""
+    if guild is None:
+        return False
+    permissions = getattr(user, "guild_permissions", None)
+    if permissions is not None and permissions.manage_messages:
+        return True
+    return bool(role) and any(role in (str(r.id), r.name) for r in getattr(user, "roles", ()))

@@ -2,6 +2,8 @@
 
 shelf console [--edition tiny]    the !shelf commands at a local prompt (no Discord needed)
 shelf bot [--sync]                the Discord bot (DISCORD_TOKEN from the environment)
+shelf export FILE                 back up the catalogue (discoveries, votes, bookmarks, moderation)
+shelf import FILE [--replace]     restore a backup (docs/moderation.md, "Backups")
 """
 
 from __future__ import annotations
@@ -27,6 +29,22 @@ def cmd_bot(args) -> int:
     from . import discord_app
 
     return discord_app.main(Settings.from_env(), sync=args.sync)
+
+
+def cmd_export(args) -> int:
+    from . import store_io
+
+    count = store_io.run_export(Settings.from_env(), args.file)
+    print(f"exported {count:,} keys to {args.file}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from . import store_io
+
+    count = store_io.run_import(Settings.from_env(), args.file, replace=args.replace)
+    print(f"imported {count:,} keys from {args.file}")
+    return 0
 
 
 def add_subcommands(sub) -> None:
@@ -61,6 +79,17 @@ def add_subcommands(sub) -> None:
         help="publish the slash commands to every server once (they take up to an hour to show)",
     )
     p.set_defaults(handler=cmd_bot)
+    p = sub.add_parser("export", help="write every durable record (the catalogue) to a JSONL file")
+    p.add_argument("file", help="the backup file to write (- for stdout)")
+    p.set_defaults(handler=cmd_export, edition_given=None)
+    p = sub.add_parser("import", help="restore a backup written by shelf export")
+    p.add_argument("file", help="the backup file to read")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="delete the durable records already in Redis first (default: refuse if any)",
+    )
+    p.set_defaults(handler=cmd_import, edition_given=None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import redis.exceptions
 
@@ -33,6 +34,9 @@ from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
 from . import reply as r
+from .bookmarks import SIGIL, parse_name
+from .catalogue import SPECS as CATALOGUE_SPECS
+from .catalogue import Ask, Catalogue
 from .state import Limits, UserState, seconds_left
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,7 @@ SPECS: dict[str, Spec] = {
     "about": Spec("about", "How big the library is and how its addresses work.", "about"),
     "help": Spec("help", "This list.", "help"),
 }
+SPECS.update({name: Spec(*spec) for name, spec in CATALOGUE_SPECS.items()})
 QUEUED = ("read", "random", "next", "prev", "page")  # commands that send work to a worker
 
 
@@ -92,6 +97,8 @@ class Requester:
     name: str = ""
     guild_id: str = ""
     channel_id: str = ""
+    is_moderator: bool = False  # may moderate guild_id (the adapter decides: bot/discord_app.py)
+    is_owner: bool = False  # the console's user; Discord owners come from settings.owner_ids
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ class Command:
     address: Address | None = None
     prompt: str | None = None  # None: the default prompt (read, random) or the last one (next)
     page: int | None = None
+    bookmark: str = ""  # read/page @name: resolved to `address` when the command runs
+    ask: Ask | None = None  # a catalogue command (bot/catalogue.py)
 
 
 @dataclass(frozen=True)
@@ -175,6 +184,7 @@ class Shelf:
         )
         self.state = UserState(redis, self.edition.id)
         self.redis = redis
+        self.catalogue = Catalogue(settings, redis, client, self.edition, invocation, clock)
         self._drawing = asyncio.Lock()  # pages are drawn one at a time (each builds a volume)
 
     # -- parsing and checking -------------------------------------------------------------
@@ -192,6 +202,11 @@ class Shelf:
             raise CommandError(self._unknown(word))
         if name in ("about", "help"):
             return Command(name)
+        if name in CATALOGUE_SPECS:
+            try:
+                return Command(name, ask=self.catalogue.parse(name, rest))
+            except LibraryError as e:
+                raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
         if name in ("random", "next", "prev"):
             return self.command(name, prompt=rest or None)
         address, rest = _first_word(rest)
@@ -215,12 +230,20 @@ class Shelf:
         """A checked command from its parts (slash commands arrive this way)."""
         if name not in SPECS:
             raise CommandError(self._unknown(name))
-        where = None
-        if name in ("read", "page"):
+        where, bookmark = None, ""
+        if name in ("read", "page") and address and address.strip().startswith(SIGIL):
+            bookmark = self._bookmark(address)
+        elif name in ("read", "page"):
             where = self._address(name, address)
-        number = self._page_number(where, page) if name == "page" else None
+        number = self._page_number(where or bookmark, page) if name == "page" else None
         text = self._prompt(prompt) if name in ("read", "random", "next", "prev") else None
-        return Command(name, where, text, number)
+        return Command(name, where, text, number, bookmark)
+
+    def _bookmark(self, text: str) -> str:
+        try:
+            return SIGIL + parse_name(text)
+        except LibraryError as e:
+            raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
 
     def _unknown(self, word: str) -> str:
         shown = word if len(word) <= 30 else word[:29] + "…"
@@ -297,6 +320,16 @@ class Shelf:
                 return self.help()
             if command.name == "about":
                 return self.about()
+            actor = self.catalogue.actor(who)
+            await self.catalogue.check(actor)  # a banned person is refused here, politely
+            if command.ask is not None:
+                last = partial(self.state.last, who.user_id)
+                return await self.catalogue.run(
+                    command.ask, actor, partial(self._reading, who), last
+                )
+            if command.bookmark:
+                found = await self.catalogue.resolve(command.bookmark, who.user_id)
+                command = replace(command, address=self._address(command.name, found))
             if command.name == "page":
                 return await self._limited(
                     who, lambda: self._draw_page(command.address, command.page)
@@ -363,6 +396,14 @@ class Shelf:
             return await work()
         finally:
             await self.limits.release(who.user_id, token)
+
+    async def _reading(self, who: Requester, job: jobs.Job) -> jobs.Result:
+        """A job's result, within the person's limits (a catalogue share reads this way)."""
+        timeout = self.settings.job_timeout_s + WAIT_MARGIN_S
+        outcome = await self._limited(who, self.client.request(job, who.user_id, timeout=timeout))
+        if isinstance(outcome, r.Reply):  # refused: cooldown or too many in flight
+            raise CommandError(outcome.description)
+        return outcome
 
     async def _read(self, job: jobs.Job, who: Requester, on_progress: OnProgress | None):
         report = None
@@ -456,6 +497,7 @@ class Shelf:
                 r.Button(r.PREV, "◀ Previous", address=job.address, prompt_key=key),
                 r.Button(r.NEXT, "Next ▶", address=job.address, prompt_key=key),
                 r.Button(r.AGAIN, "Read with another prompt", address=job.address),
+                r.Button(r.SHARE, "Share", address=job.address, prompt_key=key),
             ),
             full_text_name=f"{job.address}.txt",
         )

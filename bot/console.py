@@ -80,6 +80,12 @@ def _hints(reply: r.Reply) -> str:
             words.append(button.action)
         elif button.action == r.AGAIN:
             words.append(f"read {button.address} <another prompt>")
+        elif button.action == r.SHARE:
+            words.append("share")
+        elif button.action == r.VOTE:
+            words.append(f"vote {button.target}")
+        elif button.action == r.MORE:
+            words.append(button.target)
     return "more: " + " · ".join(words) if words else ""
 
 
@@ -168,7 +174,8 @@ class Console:
         self.interactive = interactive
         self.files_dir = files_dir
         self.prefix = prefix
-        self.who = Requester("console", getpass.getuser())
+        # the person at the console runs this library: they own it (and moderate it)
+        self.who = Requester("console", getpass.getuser(), is_owner=True)
         self.pending: Waiting | None = None  # the reading in progress, or interrupted (Ctrl-C)
         self.failures = 0
 
@@ -317,6 +324,7 @@ def run(
             try:
                 return console.loop(runner, lines)
             finally:
+                runner.run(core.catalogue.settle())  # finish verifying what was shared
                 runner.run(client.close())
                 runner.run(redis.aclose())
                 for worker, _ in running:

@@ -27,7 +27,15 @@ from babel_core.page import PAGES
 from babel_core.settings import Settings
 
 from . import reply as r
-from .checks import NOT_HERE, ChannelNotAllowed, channel_allowed, in_allowed_channel
+from .catalogue import MOD as MOD_ACTIONS
+from .catalogue import Ask
+from .checks import (
+    NOT_HERE,
+    ChannelNotAllowed,
+    channel_allowed,
+    in_allowed_channel,
+    is_moderator,
+)
 from .commands import QUEUED, Command, CommandError, Requester, Shelf
 from .discord_ui import (
     PRIVATE_SECONDS,
@@ -35,7 +43,10 @@ from .discord_ui import (
     CancelButton,
     Conversation,
     EditThrottle,
+    MoreButton,
     NavButton,
+    ShareButton,
+    VoteButton,
     message_kwargs,
 )
 
@@ -48,12 +59,13 @@ class BotError(LibraryError):
     """The bot cannot start as configured (the message says what to fix)."""
 
 
-def requester(user, guild, channel) -> Requester:
+def requester(user, guild, channel, mod_role: str = "") -> Requester:
     return Requester(
         str(user.id),
         str(user),
         str(guild.id) if guild is not None else "",
         str(channel.id) if channel is not None else "",
+        is_moderator=is_moderator(user, guild, mod_role),
     )
 
 
@@ -95,7 +107,9 @@ class ShelfBot(commands.Bot):
             self.core = Shelf(self.settings, redis, client, invocation=self.invocation)
             self._owned = (client, redis, target)
         await self.add_cog(ShelfCog(self))
-        self.add_dynamic_items(NavButton, AgainButton, CancelButton)
+        self.add_dynamic_items(
+            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton
+        )
         self.tree.on_error = self.on_app_command_error
         if self.settings.test_guild:
             guild = discord.Object(self.settings.test_guild)
@@ -186,7 +200,11 @@ class ShelfCog(commands.Cog, name="Shelf"):
         if command.name in QUEUED:
             await ctx.defer()
         talk = Conversation(ctx.send, ctx.channel.id, self.bot.throttle, _private_send(ctx))
-        await self._run(talk, command, requester(ctx.author, ctx.guild, ctx.channel))
+        await self._run(
+            talk,
+            command,
+            requester(ctx.author, ctx.guild, ctx.channel, self.bot.settings.moderator_role),
+        )
 
     async def answer_interaction(
         self, interaction: discord.Interaction, build: Callable[[], Awaitable[Command]]
@@ -207,7 +225,12 @@ class ShelfCog(commands.Cog, name="Shelf"):
             return message
 
         talk = Conversation(send, interaction.channel_id, self.bot.throttle, send_private)
-        who = requester(interaction.user, interaction.guild, interaction.channel)
+        who = requester(
+            interaction.user,
+            interaction.guild,
+            interaction.channel,
+            self.bot.settings.moderator_role,
+        )
         try:
             command = await build()
         except CommandError as e:
@@ -241,8 +264,30 @@ class ShelfCog(commands.Cog, name="Shelf"):
 
         await self.answer_interaction(interaction, build)
 
+    async def run_typed(self, interaction, text: str) -> None:
+        """A catalogue button (vote, more pages, share): the command it carries, as typed."""
+
+        async def build() -> Command:
+            return self.core.parse(text)
+
+        await self.answer_interaction(interaction, build)
+
+    async def share_reading(self, interaction, address: str, prompt_key: str) -> None:
+        """The Share button under a reading."""
+
+        async def build() -> Command:
+            prompt = await self.core.state.prompt(prompt_key)
+            return Command("share", ask=Ask("share", target=address, text=prompt))
+
+        await self.answer_interaction(interaction, build)
+
     async def cancel(self, interaction, job_id: str, owner: str) -> None:
-        who = requester(interaction.user, interaction.guild, interaction.channel)
+        who = requester(
+            interaction.user,
+            interaction.guild,
+            interaction.channel,
+            self.bot.settings.moderator_role,
+        )
         reply = await self.core.cancel(job_id, owner, who)
         await interaction.response.send_message(**message_kwargs(reply, edit=False), ephemeral=True)
 
@@ -304,6 +349,102 @@ class ShelfCog(commands.Cog, name="Shelf"):
         await self.answer(ctx, lambda: self.core.command("page", address=address, page=n))
 
     page.autocomplete("address")(recent_addresses)
+
+    # -- the catalogue (bot/catalogue.py): slash options become the text a prefix command types
+
+    async def typed(self, ctx: commands.Context, name: str, *parts) -> None:
+        """Prefix commands: the core parses what was typed (as in the console); slash
+        commands: the options, joined in the typed order."""
+        if ctx.interaction is None:
+            words = ctx.message.content[len(ctx.prefix or "") :].strip().split(maxsplit=1)
+            text = words[1] if len(words) > 1 else name
+        else:
+            text = " ".join([name, *(str(p) for p in parts if p not in (None, "", False))])
+        await self.answer(ctx, lambda: self.core.parse(text))
+
+    @shelf.command(name="share")
+    @app_commands.describe(
+        address="the volume (default: the last one you read)", prompt="its prompt", title="a title"
+    )
+    async def share(self, ctx, address: str = "", prompt: str = "", *, title: str = ""):
+        """Share a volume you found with everyone."""
+        await self.typed(ctx, "share", address, prompt, f"| {title}" if title else "")
+
+    @shelf.command(name="discoveries")
+    @app_commands.describe(view="top, new or mine", person="someone's discoveries", page="page")
+    async def discoveries(
+        self, ctx, view: str = "", person: discord.User | None = None, page: int = 0
+    ):
+        """Browse what people found."""
+        await self.typed(ctx, "discoveries", person.mention if person else view, page)
+
+    @shelf.command(name="show")
+    @app_commands.describe(id="a discovery, e.g. D-12")
+    async def show(self, ctx, id: str = ""):
+        """One discovery: its reading, finder and votes."""
+        await self.typed(ctx, "show", id)
+
+    @shelf.command(name="vote")
+    @app_commands.describe(id="a discovery, e.g. D-12")
+    async def vote(self, ctx, id: str = ""):
+        """Vote for a discovery."""
+        await self.typed(ctx, "vote", id)
+
+    @shelf.command(name="unvote")
+    @app_commands.describe(id="a discovery, e.g. D-12")
+    async def unvote(self, ctx, id: str = ""):
+        """Take back your vote."""
+        await self.typed(ctx, "unvote", id)
+
+    @shelf.command(name="leaders")
+    async def leaders(self, ctx, page: int = 0):
+        """The finders with the most votes."""
+        await self.typed(ctx, "leaders", page)
+
+    @shelf.command(name="report")
+    @app_commands.describe(target="D-12 or @bookmark", reason="what is wrong with it")
+    async def report(self, ctx, target: str = "", *, reason: str = ""):
+        """Tell this server's moderators about a discovery or bookmark."""
+        await self.typed(ctx, "report", target, reason)
+
+    @shelf.command(name="bookmark")
+    @app_commands.describe(name="2-32 of a-z 0-9 -", address="the volume's address")
+    async def bookmark(self, ctx, name: str = "", address: str = ""):
+        """Name a volume: @name then works wherever an address does."""
+        await self.typed(ctx, "bookmark", name, address)
+
+    @shelf.command(name="bookmarks")
+    async def bookmarks(self, ctx, person: discord.User | None = None, page: int = 0):
+        """Your bookmarks, or someone's."""
+        await self.typed(ctx, "bookmarks", person.mention if person else "", page)
+
+    @shelf.command(name="unbookmark")
+    async def unbookmark(self, ctx, name: str = ""):
+        """Remove one of your bookmarks."""
+        await self.typed(ctx, "unbookmark", name)
+
+    @shelf.command(name="mod")
+    @app_commands.describe(
+        action="queue, hide, restore, delete, ban, unban, log or bans",
+        target="D-12, @bookmark or a page number",
+        person="whom to ban or unban",
+        everywhere="bot owners: ban everywhere",
+        reason="why (kept in the mod log)",
+    )
+    @app_commands.choices(action=[app_commands.Choice(name=a, value=a) for a in MOD_ACTIONS])
+    async def mod(
+        self,
+        ctx,
+        action: str = "",
+        target: str = "",
+        person: discord.User | None = None,
+        everywhere: bool = False,
+        *,
+        reason: str = "",
+    ):
+        """For moderators: the review queue, hide, restore, delete, bans and the log."""
+        who = person.mention if person else target
+        await self.typed(ctx, "mod", action, who, everywhere and "everywhere", reason)
 
     @shelf.command(name="about")
     async def about(self, ctx: commands.Context):

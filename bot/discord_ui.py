@@ -75,6 +75,12 @@ def _item(button: r.Button) -> discord.ui.DynamicItem | None:
         item = AgainButton(button.address, button.label)
     elif button.action == r.CANCEL:
         item = CancelButton(button.job_id, button.owner, button.label)
+    elif button.action == r.VOTE:
+        item = VoteButton(button.target, button.label)
+    elif button.action == r.MORE:
+        item = MoreButton(button.target, button.label)
+    elif button.action == r.SHARE:
+        item = ShareButton(button.address, button.prompt_key, button.label)
     else:
         raise ValueError(f"unknown button action {button.action!r}")
     # An address too long for a custom id gets no button (the command still works).
@@ -216,6 +222,77 @@ class CancelButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _cog(interaction).cancel(interaction, self.job_id, self.owner)
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"shelf:vote:(?P<id>D-[0-9]{1,12})"
+):
+    """Vote for the discovery the message shows (the catalogue refuses a second vote)."""
+
+    def __init__(self, discovery: str, label: str = ""):
+        self.discovery = discovery
+        super().__init__(
+            discord.ui.Button(
+                label=label or "▲ Vote",
+                style=discord.ButtonStyle.success,
+                custom_id=f"shelf:vote:{discovery}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match):
+        return cls(match["id"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).run_typed(interaction, f"vote {self.discovery}")
+
+
+class MoreButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"shelf:more:(?P<text>(?:discoveries|leaders)[ 0-9a-z<>@!_-]{0,80})",
+):
+    """Another page of a listing: the button carries the listing's command and page."""
+
+    def __init__(self, text: str, label: str = ""):
+        self.text = text
+        super().__init__(
+            discord.ui.Button(
+                label=label or "More",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"shelf:more:{text}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match):
+        return cls(match["text"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).run_typed(interaction, self.text)
+
+
+class ShareButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=rf"shelf:share:(?P<key>[0-9a-f]{{0,12}}):(?P<address>{_ADDRESS})",
+):
+    """Share the reading the message shows (its address and prompt) as a discovery."""
+
+    def __init__(self, address: str, prompt_key: str, label: str = ""):
+        self.address, self.prompt_key = address, prompt_key
+        super().__init__(
+            discord.ui.Button(
+                label=label or "Share",
+                style=discord.ButtonStyle.success,
+                custom_id=f"shelf:share:{prompt_key}:{address}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match):
+        return cls(match["address"], match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _cog(interaction).share_reading(interaction, self.address, self.prompt_key)
 
 
 class PromptModal(discord.ui.Modal, title="Read with another prompt"):

@@ -15,6 +15,7 @@ READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 
 # Button actions (bot/discord_app.py maps each to a persistent Discord button).
 PREV, NEXT, AGAIN, CANCEL = "prev", "next", "again", "cancel"
+VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue.py)
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,13 @@ class File:
 class Button:
     """A follow-up action. Its state (address, prompt key, job, owner) travels in the button."""
 
-    action: str  # PREV, NEXT, AGAIN or CANCEL
+    action: str  # PREV, NEXT, AGAIN, CANCEL, VOTE, MORE or SHARE
     label: str
     address: str = ""
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)
     job_id: str = ""
     owner: str = ""  # the only user the button answers (CANCEL)
+    target: str = ""  # VOTE: a discovery id; MORE: the command to run (bot/catalogue.py)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class RedisServer:
                 str(self.folder),
                 "--appendonly",
                 "yes",
+                "--appendfsync",  # as the embedded Redis: the catalogue needs it (bot/durable.py)
+                "always",
                 "--save",
                 "",
                 "--maxmemory-policy",

@@ -15,6 +15,7 @@ from babel_core.address import parse_address, random_address
 from babel_core.edition import DEFAULT_PROMPT, TINY
 from babel_core.page import page_png
 from bot import reply as r
+from bot.catalogue import SPECS as CATALOGUE_SPECS
 from bot.commands import Requester
 
 pytest_plugins = ["shelf_fixtures"]
@@ -44,7 +45,9 @@ class Clock:
 async def test_help_lists_every_command_with_an_example(shelf, someone):
     reply = await shelf().handle("help", someone())
     assert reply.kind == r.INFO
-    assert [(f.name, f.value) for f in reply.fields] == [
+    catalogue = [f"!shelf {usage}" for usage, _, _ in CATALOGUE_SPECS.values()]
+    assert [f.name for f in reply.fields[7:]] == catalogue  # bot/catalogue.py's commands
+    assert [(f.name, f.value) for f in reply.fields[:7]] == [
         (
             "!shelf read <address> [prompt]",
             "Read the volume at an address, with your prompt or the default one.\n"
@@ -104,7 +107,7 @@ async def test_read_answers_with_the_volumes_reading(shelf, reader, someone):
     assert fields["Tokens"] == f"{len(expected.token_ids)} (no eos)"
     assert reply.footer == "tiny/v1 · read by test-worker (cpu)"
     assert reply.full_text_name == f"{ADDRESS}.txt"
-    assert [b.action for b in reply.buttons] == [r.PREV, r.NEXT, r.AGAIN]
+    assert [b.action for b in reply.buttons] == [r.PREV, r.NEXT, r.AGAIN, r.SHARE]
 
 
 async def test_read_prints_the_address_canonically_and_unquotes_the_prompt(shelf, reader, someone):
