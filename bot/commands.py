@@ -400,7 +400,9 @@ class Shelf:
     async def _reading(self, who: Requester, job: jobs.Job) -> jobs.Result:
         """A job's result, within the person's limits (a catalogue share reads this way)."""
         timeout = self.settings.job_timeout_s + WAIT_MARGIN_S
-        outcome = await self._limited(who, self.client.request(job, who.user_id, timeout=timeout))
+        outcome = await self._limited(
+            who, lambda: self.client.request(job, who.user_id, timeout=timeout)
+        )
         if isinstance(outcome, r.Reply):  # refused: cooldown or too many in flight
             raise CommandError(outcome.description)
         return outcome
