@@ -94,6 +94,7 @@ async def test_a_prefix_read_shows_progress_then_the_reading(discord_bot, instal
         f"shelf:prev:{_key('Once upon a time')}:{ADDRESS}",
         f"shelf:next:{_key('Once upon a time')}:{ADDRESS}",
         f"shelf:again:{ADDRESS}",
+        f"shelf:share:{_key('Once upon a time')}:{ADDRESS}",
     ]
     assert_safe(installed)
 
