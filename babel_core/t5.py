@@ -153,8 +153,8 @@ def position_bias(
     cfg: T5Config, table: torch.Tensor, q_len: int, k_len: int, past: int, bidirectional: bool
 ) -> torch.Tensor:
     """Each volume's relative position bias [B, heads, q, k] from its table [B, buckets, heads]."""
-    context = torch.arange(q_len, dtype=torch.long)[:, None] + past
-    memory = torch.arange(k_len, dtype=torch.long)[None, :]
+    context = torch.arange(q_len, dtype=torch.long, device=table.device)[:, None] + past
+    memory = torch.arange(k_len, dtype=torch.long, device=table.device)[None, :]
     bucket = relative_position_bucket(
         memory - context,
         bidirectional,
@@ -199,7 +199,9 @@ def feed_forward(w: dict[str, torch.Tensor], prefix: str, x: torch.Tensor) -> to
 def encode(cfg: T5Config, w: dict[str, torch.Tensor], input_ids: torch.Tensor) -> torch.Tensor:
     """The encoder's output [B, L, d] for input ids [B, L] (each row through its own volume)."""
     eps = cfg.layer_norm_epsilon
-    x = w["shared.weight"][torch.arange(input_ids.shape[0])[:, None], input_ids]
+    x = w["shared.weight"][
+        torch.arange(input_ids.shape[0], device=input_ids.device)[:, None], input_ids
+    ]
     length = input_ids.shape[1]
     bias = None
     for i in range(cfg.num_layers):
@@ -249,7 +251,7 @@ def decode_step(
 ) -> torch.Tensor:
     """Logits [B, vocab] for the next token, given each volume's last token [B, 1]."""
     eps = cfg.layer_norm_epsilon
-    x = w["shared.weight"][torch.arange(tokens.shape[0])[:, None], tokens]
+    x = w["shared.weight"][torch.arange(tokens.shape[0], device=tokens.device)[:, None], tokens]
     past = cache.steps
     self_bias = cross_bias = None
     for i in range(cfg.num_decoder_layers):
@@ -267,7 +269,9 @@ def decode_step(
         q = heads(cfg, linear(h, w[f"{c}.q.weight"]))
         k, v = cache.cross_kv[i]
         if cross_bias is None:
-            cross_bias = torch.zeros(1, cfg.num_heads, 1, k.shape[2], dtype=q.dtype)
+            cross_bias = torch.zeros(
+                1, cfg.num_heads, 1, k.shape[2], dtype=q.dtype, device=q.device
+            )
         x = x + linear(attend(q, k, v, cross_bias), w[f"{c}.o.weight"])
 
         f = f"decoder.block.{i}.layer.2"
@@ -288,10 +292,10 @@ def generate(
     volumes ride along until every volume has stopped or max_tokens is reached.
     """
     cfg = T5Config.from_edition(edition)
-    batch = w["shared.weight"].shape[0]
-    encoded = encode(cfg, w, torch.tensor([input_ids] * batch))
+    batch, device = w["shared.weight"].shape[0], w["shared.weight"].device
+    encoded = encode(cfg, w, torch.tensor([input_ids] * batch, device=device))
     cache = DecoderCache(cfg, w, encoded)
-    tokens = torch.full((batch, 1), edition.decoder_start_id, dtype=torch.long)
+    tokens = torch.full((batch, 1), edition.decoder_start_id, dtype=torch.long, device=device)
     out: list[list[int]] = [[] for _ in range(batch)]
     running = [True] * batch
     for _ in range(max_tokens):
@@ -303,5 +307,5 @@ def generate(
         if not any(running):
             break
         fed = [token if run else edition.pad_id for token, run in zip(chosen, running, strict=True)]
-        tokens = torch.tensor(fed, dtype=torch.long)[:, None]
+        tokens = torch.tensor(fed, dtype=torch.long, device=device)[:, None]
     return out
