@@ -99,7 +99,8 @@ async def in_process(url: str, small_jobs: int, tiny_jobs: int, tokens: int, dev
 
 def weights_tiers(url: str, repeats: int, device: str) -> None:
     reader = Reader(T5_SMALL, device)
-    build, fetch = measure_weights_tier(reader, redis.Redis.from_url(url), repeats=repeats)
+    with redis.Redis.from_url(url) as r:
+        build, fetch = measure_weights_tier(reader, r, repeats=repeats)
     lru = VolumeLRU(2**30)
     lru.put(("e", "v"), reader.builder.flat)
     restores = []
@@ -154,11 +155,11 @@ async def worker_processes(url: str, data_dir: Path, workers: int, edition: str,
             p.terminate()
         for p in processes:
             p.wait(60)
-        registry = redis.Redis.from_url(url)
-        for _ in range(100):  # stopped workers leave the registry on their way out
-            if registry.zcard(keys.WORKERS) == 0:
-                break
-            time.sleep(0.1)
+        with redis.Redis.from_url(url) as registry:
+            for _ in range(100):  # stopped workers leave the registry on their way out
+                if registry.zcard(keys.WORKERS) == 0:
+                    break
+                time.sleep(0.1)
 
 
 async def subprocess_overhead(url: str, data_dir: Path, n: int, tokens: int, device: str) -> None:
