@@ -57,6 +57,14 @@ def worker(name: str) -> str:
     return f"{PREFIX}worker:{name}"
 
 
+HUNT_TTL_S = 24 * 3600  # a hunt's record (its owner and jobs), for cancel
+
+
+def hunt(hunt_id: str) -> str:
+    """A hunt's record: JSON {owner, jobs} (cache, HUNT_TTL_S): who may cancel which jobs."""
+    return f"{PREFIX}hunt:{hunt_id}"
+
+
 WEIGHTS_LRU = PREFIX + "weights-lru"  # sorted set: weights key -> last use (bounds that tier)
 
 
