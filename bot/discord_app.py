@@ -23,9 +23,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from babel_core.errors import LibraryError
+from babel_core.jobs import HUNT_TOP_CAP
 from babel_core.page import PAGES
 from babel_core.settings import Settings
 
+from . import discord_hunt
 from . import reply as r
 from .catalogue import MOD as MOD_ACTIONS
 from .catalogue import Ask
@@ -45,6 +47,7 @@ from .discord_ui import (
     EditThrottle,
     MoreButton,
     NavButton,
+    ReadButton,
     ShareButton,
     VoteButton,
     message_kwargs,
@@ -108,7 +111,7 @@ class ShelfBot(commands.Bot):
             self._owned = (client, redis, target)
         await self.add_cog(ShelfCog(self))
         self.add_dynamic_items(
-            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton
+            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton, ReadButton
         )
         self.tree.on_error = self.on_app_command_error
         if self.settings.test_guild:
@@ -349,6 +352,20 @@ class ShelfCog(commands.Cog, name="Shelf"):
         await self.answer(ctx, lambda: self.core.command("page", address=address, page=n))
 
     page.autocomplete("address")(recent_addresses)
+
+    @shelf.command(name="hunt")
+    @discord_hunt.options
+    async def hunt(
+        self,
+        ctx: commands.Context,
+        count: app_commands.Range[int, 1, 1_000_000] | None = None,
+        score: str | None = None,
+        top: app_commands.Range[int, 1, HUNT_TOP_CAP] | None = None,
+        *,
+        prompt: str | None = None,
+    ):
+        """Read many random volumes at once and show the most promising."""
+        await discord_hunt.hunt(self, ctx, count, score, top, prompt)
 
     # -- the catalogue (bot/catalogue.py): slash options become the text a prefix command types
 
