@@ -259,16 +259,23 @@ async def run(
         for task in waiting:
             task.cancel()
         await asyncio.gather(*waiting, return_exceptions=True)
+    withdrawn = 0
     if stalled:
         log.warning("hunt %s stalled after %d of %d jobs", hunt.id, len(answers), len(jobs))
         for job_id in jobs.keys() - answers.keys():
-            await client.cancel(job_id, requester)
-    return merge(hunt, answers.values(), stalled, time.perf_counter() - start)
+            withdrawn += await client.cancel(job_id, requester)
+    return merge(hunt, answers.values(), stalled, time.perf_counter() - start, withdrawn)
 
 
-def merge(hunt: Hunt, results: Iterable[Result], stalled: bool = False, seconds: float = 0.0):
-    """The hunt's outcome from its jobs' answers."""
-    found, read, cancelled, errors = [], 0, 0, []
+def merge(
+    hunt: Hunt,
+    results: Iterable[Result],
+    stalled: bool = False,
+    seconds: float = 0.0,
+    withdrawn: int = 0,
+) -> Outcome:
+    """The hunt's outcome from its jobs' answers (and the jobs withdrawn without one)."""
+    found, read, cancelled, errors = [], 0, withdrawn, []
     for result in results:
         if result.ok:
             found += result.candidates
