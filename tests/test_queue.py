@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import psutil
 import pytest
 import redis
 
@@ -160,3 +161,18 @@ async def test_a_stored_reading_is_served_with_the_requesters_job(client, worker
     again = await client.request(drawn, "u")
     assert again.cache == READING and again.job == drawn
     assert again.token_ids == first.token_ids
+
+
+def test_the_embedded_redis_keeps_its_data_and_stops_with_its_last_client(tmp_path):
+    from babel_core.redis_conn import connect
+    from babel_core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    with connect(settings) as target:
+        pid = target.embedded.pid
+        target.sync().set("babel:test", "kept")
+        assert target.sync().config_get("appendonly") == {"appendonly": "yes"}
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert (tmp_path / "data" / "appendonly.aof").exists()
+    with connect(settings) as target:  # a new server on the same folder
+        assert target.sync().get("babel:test") == b"kept"
