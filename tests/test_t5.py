@@ -1,0 +1,99 @@
+"""Our T5 forward (babel_core/t5.py) against transformers, the reference reading."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from babel_core import t5
+from babel_core.address import parse_address, random_address
+from babel_core.build import layout, layout_hash, skeleton
+from babel_core.edition import T5_SMALL, TINY
+from babel_core.read import Reader, encode_prompt, generate
+
+PROMPTS = [
+    "What is written in this book?",
+    "hello",
+    "",
+    "1 2 3 4 5 6 7 8 9 10",
+    "Translate to French: the cheese is on the table.",
+    "The quick brown fox jumps over the lazy dog. " * 4,
+]
+
+
+def test_parameter_layout_is_transformers_order(edition):
+    entries = t5.parameter_layout(t5.T5Config.from_edition(edition))
+    assert entries == layout(skeleton(edition))
+    assert layout_hash(entries) == edition.layout_sha256
+
+
+def test_bind_gives_every_volume_its_own_views():
+    flat = torch.arange(2 * TINY.param_count, dtype=torch.float32).view(2, -1)
+    w = t5.bind(TINY, flat)
+    assert w["shared.weight"].shape == (2, 128, 16)
+    assert w["decoder.final_layer_norm.weight"][1, -1].item() == 2 * TINY.param_count - 1
+    assert w["shared.weight"].data_ptr() == flat.data_ptr()  # views, not copies
+
+
+@pytest.fixture(scope="module")
+def tiny_reader():
+    """The reference reader, on one thread: tiny tensors gain nothing from two, and a busy
+    machine makes every two-thread op wait for the slower thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield Reader(TINY)
+    torch.set_num_threads(threads)
+
+
+def test_tiny_readings_equal_transformers_generate_for_240_volumes(tiny_reader):
+    differ, stopped = [], 0
+    for i in range(240):
+        address, prompt = random_address(random.Random(i)), PROMPTS[i % len(PROMPTS)]
+        tiny_reader.builder.build(address)
+        ids = encode_prompt(TINY, prompt)
+        ref = generate(tiny_reader.model, TINY, ids, 32)
+        ours = t5.generate(TINY, t5.bind(TINY, tiny_reader.builder.flat), ids, 32)
+        if ours != [ref]:
+            differ.append((str(address), prompt))
+        stopped += TINY.eos_id in ref
+    assert differ == []
+    assert stopped >= 3  # readings that stop at eos are among them (5 of the 240 here)
+
+
+def test_logits_equal_transformers_bit_for_bit(tiny_reader):
+    """Not only the argmax: every logit of every step is the same float."""
+    cfg = t5.T5Config.from_edition(TINY)
+    for i in range(8):
+        tiny_reader.builder.build(random_address(random.Random(1000 + i)))
+        x = torch.tensor([encode_prompt(TINY, PROMPTS[i % len(PROMPTS)])])
+        out = tiny_reader.model.generate(
+            input_ids=x,
+            attention_mask=torch.ones_like(x),
+            max_new_tokens=20,
+            do_sample=False,
+            decoder_start_token_id=0,
+            eos_token_id=[],  # run all 20 steps
+            pad_token_id=0,
+            output_logits=True,
+            return_dict_in_generate=True,
+        )
+        w = t5.bind(TINY, tiny_reader.builder.flat)
+        with torch.no_grad():
+            cache = t5.DecoderCache(cfg, w, t5.encode(cfg, w, x))
+            for step, ref in enumerate(out.logits):
+                token = out.sequences[:, step : step + 1]
+                assert torch.equal(t5.decode_step(cfg, w, token, cache), ref), (i, step)
+
+
+@pytest.mark.slow
+def test_t5_small_readings_equal_transformers_generate():
+    reader = Reader(T5_SMALL)
+    volumes = [parse_address("babel-w3-s2-v17"), parse_address("0-w1-s1-v1")]
+    volumes += [random_address(random.Random(i)) for i in range(3)]
+    for n, address in enumerate(volumes):
+        reader.builder.build(address)
+        ids = encode_prompt(T5_SMALL, PROMPTS[n % len(PROMPTS)])
+        ref = generate(reader.model, T5_SMALL, ids, 32)
+        assert t5.generate(T5_SMALL, t5.bind(T5_SMALL, reader.builder.flat), ids, 32) == [ref]
