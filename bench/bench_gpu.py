@@ -1,0 +1,155 @@
+"""GPU checks and numbers, for a session lent a GPU machine: one run, every figure at once.
+
+    python bench/bench_gpu.py [--agree 1000] [--out results.json]
+
+1. the grid: torch's float32 division on the GPU reproduces all 2,000,001 table values;
+2. digits: volumes built on the GPU (torch kernels) equal the CPU builds (numba) bit for bit;
+3. build time on the GPU, eager torch ops;
+4. batched reading throughput (t5-small, 16 new tokens, batch 1/8/32/128), our t5.py;
+5. how often the GPU and the CPU give the same reading of the same volume and prompt.
+
+Prompts are given as token ids (pinned in tests/test_gpu_bench_ids.py), so the GPU machine
+needs no vocabulary file. Prints a table per part and writes everything as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from babel_core import bijection_numba, bijection_torch, grid, t5
+from babel_core.address import random_address
+from babel_core.build import head_digits
+from babel_core.edition import T5_SMALL as E
+from babel_core.fastread import FastReader
+
+# "What is written in this book?" in the t5-small vocabulary, then eos
+PROMPT_IDS = [1824, 349, 4241, 297, 456, 1820, 28804, 2]
+NEW_TOKENS = 16
+
+
+DEVICE = "cuda"  # --device cpu makes a quick dry run of the script possible
+
+
+def sync() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def addresses(count: int, seed: int) -> list:
+    rng = random.Random(seed)
+    return [random_address(rng) for _ in range(count)]
+
+
+def check_grid() -> dict:
+    return {"grid_arithmetic_exact_on_gpu": grid.torch_arithmetic_exact(DEVICE)}
+
+
+def check_digits(count: int = 8) -> dict:
+    gpu = torch.empty(E.param_count, device=DEVICE)
+    cpu = np.empty(E.param_count, dtype=np.float32)
+    equal = 0
+    for address in addresses(count, 1):
+        bijection_torch.build_weights(E, head_digits(address), gpu)
+        bijection_numba.build_weights(E, head_digits(address), cpu)
+        equal += bool(np.array_equal(gpu.cpu().numpy().view(np.uint32), cpu.view(np.uint32)))
+    full = np.random.default_rng(0).integers(0, grid.N, E.param_count)
+    same_phi = np.array_equal(
+        bijection_torch.phi(E, torch.from_numpy(full).to(DEVICE)).cpu().numpy(),
+        bijection_numba.phi(E, full),
+    )
+    return {"gpu_builds_equal_cpu": f"{equal}/{count}", "gpu_phi_full_equal_cpu": same_phi}
+
+
+def time_build(repeat: int = 10) -> dict:
+    out = torch.empty(E.param_count, device=DEVICE)
+    head = head_digits(addresses(1, 2)[0])
+    bijection_torch.build_weights(E, head, out)
+    times = []
+    for _ in range(repeat):
+        sync()
+        start = time.perf_counter()
+        bijection_torch.build_weights(E, head, out)
+        sync()
+        times.append(time.perf_counter() - start)
+    return {"gpu_build_ms_eager": round(statistics.median(times) * 1000, 2)}
+
+
+def read_batch(reader: FastReader, volumes) -> list[list[int]]:
+    reader.build(volumes)
+    weights = t5.bind(E, reader.flat[: len(volumes)])
+    return t5.generate(E, weights, PROMPT_IDS, NEW_TOKENS)
+
+
+def throughput(batches: tuple[int, ...]) -> dict:
+    rows = {}
+    for b in batches:
+        reader = FastReader(E, batch=b, device=DEVICE)
+        vols = addresses(b, 3)
+        read_batch(reader, vols)  # warm up
+        sync()
+        start = time.perf_counter()
+        rounds = 3
+        for _ in range(rounds):
+            read_batch(reader, vols)
+        sync()
+        rows[b] = round(rounds * b / (time.perf_counter() - start), 1)
+        del reader
+        if DEVICE == "cuda":
+            torch.cuda.empty_cache()
+    return {"gpu_volumes_per_s_16_tokens": rows}
+
+
+def agreement(count: int, cpu_budget_s: float) -> dict:
+    vols = addresses(count, 4)
+    size = min(128, count)
+    gpu_reader, gpu = FastReader(E, batch=size, device=DEVICE), []
+    for first in range(0, count, size):
+        gpu += read_batch(gpu_reader, vols[first : first + size])
+    del gpu_reader
+    size = min(32, count)
+    cpu_reader, cpu = FastReader(E, batch=size), []
+    start = time.perf_counter()
+    for first in range(0, count, size):
+        if time.perf_counter() - start > cpu_budget_s:
+            break
+        cpu += read_batch(cpu_reader, vols[first : first + size])
+    same = sum(a == b for a, b in zip(gpu, cpu, strict=False))
+    differ = [str(v) for v, a, b in zip(vols, gpu, cpu, strict=False) if a != b][:10]
+    return {"readings_compared": len(cpu), "gpu_equals_cpu": same, "differing": differ}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--agree", type=int, default=1000)
+    parser.add_argument("--cpu-budget-s", type=float, default=240.0)
+    parser.add_argument("--out", default="gpu-results.json")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batches", default="1,8,32,128")
+    args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
+    torch.backends.cuda.matmul.allow_tf32 = False
+    results = {
+        "device": torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+    }
+    batches = tuple(int(b) for b in args.batches.split(","))
+    for part in (check_grid, check_digits, time_build, lambda: throughput(batches)):
+        results.update(part())
+        print(json.dumps(results), flush=True)
+    results.update(agreement(args.agree, args.cpu_budget_s))
+    print(json.dumps(results, indent=1), flush=True)
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
