@@ -23,7 +23,11 @@ RESULTS = PREFIX + "results"  # stream of "job X was answered" notices (MAXLEN-t
 DEAD = PREFIX + "dead"  # dead-letter stream: jobs every worker died with (MAXLEN-trimmed)
 WORKERS = PREFIX + "workers"  # sorted set: worker name -> time of its last heartbeat
 
+EXPEDITIONS = PREFIX + "expeditions"  # stream of expeditions' finds (MAXLEN-trimmed)
+REVIEWERS = "reviewers"  # the consumer group of bots that forward finds to the review channel
+
 RESULTS_MAXLEN = 10_000  # notices kept; answers themselves live in result keys
+EXPEDITIONS_MAXLEN = 1_000
 DEAD_MAXLEN = 10_000
 
 

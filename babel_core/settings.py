@@ -47,6 +47,10 @@ class Settings:
     hunt_default: int = setting("BABEL_HUNT_DEFAULT", 256)
     hunt_cap: int = setting("BABEL_HUNT_CAP", 1024)
     hunt_cap_moderator: int = setting("BABEL_HUNT_CAP_MODERATOR", 8192)
+    # expeditions: an idle worker reads worker_batch random volumes at a time on its own and
+    # posts readings scoring at least the threshold (default scorer) for review
+    expeditions: str = setting("BABEL_EXPEDITIONS", "off")  # on or off
+    expedition_threshold: float = setting("BABEL_EXPEDITION_THRESHOLD", 0.6)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
     no_color: str = setting("NO_COLOR", "")  # any value: the console prints no colours
     # -- the Discord bot

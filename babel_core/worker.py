@@ -11,23 +11,27 @@ delivered more than settings.max_deliveries times, and reads the rest grouped by
 by a FastReader). A turn holds at most one hunt job (docs/hunting.md): a hunt job is taken
 alone, and any further hunt job pulled is handed back at once, where an idle worker, which
 looks for handed-back jobs every turn, takes it; so several workers share a long hunt. A
-background thread beats: it records
-the worker in `keys.WORKERS`, resets the idle time of the jobs in hand so nobody reclaims them,
-and answers a job that runs past settings.job_timeout_s with a timeout error. Any error on one
-job (out of memory included) answers that job only. A lost Redis is waited for; answers made
-meanwhile are kept and stored when it is back. docs/worker.md has the whole flow.
+background thread beats: it records the worker in `keys.WORKERS`, resets the idle time of the
+jobs in hand so nobody reclaims them, and answers a job that runs past settings.job_timeout_s
+with a timeout error. Any error on one job (out of memory included) answers that job only. A
+lost Redis is waited for; answers made meanwhile are kept and stored when it is back. With
+BABEL_EXPEDITIONS=on an idle worker hunts on its own and posts promising volumes for review
+(docs/hunting.md, "Expeditions"). docs/worker.md has the whole flow.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import redis
 
@@ -35,7 +39,21 @@ from . import keys, metrics
 from .cache import RedisWeights, VolumeLRU, measure_weights_tier, weights_tier_on
 from .edition import get_edition
 from .errors import LibraryError
-from .jobs import FAILED, HUNT, MEMORY, MISS, REFUSED, TIMEOUT, VOLUME, WEIGHTS, Job, Result
+from .jobs import (
+    FAILED,
+    HUNT,
+    HUNT_CHUNK,
+    HUNT_TOP_CAP,
+    MEMORY,
+    MISS,
+    REFUSED,
+    SEED_LIMIT,
+    TIMEOUT,
+    VOLUME,
+    WEIGHTS,
+    Job,
+    Result,
+)
 from .queue import Delivery, Queue
 from .settings import Settings
 
@@ -79,6 +97,7 @@ class Worker:
         self.before_job = before_job
         self.exit_on_hang = exit_on_hang
         self.claim_idle_ms = int(settings.claim_idle_s * 1000)
+        self.expeditions = settings.expeditions.strip().lower() in ("on", "yes", "true", "1")
         self.volumes = VolumeLRU(settings.volume_cache_mb * 2**20)
         self.answered = 0  # jobs this worker answered (its answer was the one stored)
         self._readers: dict[str, object] = {}  # edition id -> Reader
@@ -122,6 +141,8 @@ class Worker:
                     look = handed_back or not batch
                     if batch:
                         self._process(batch)
+                    elif self.expeditions and not self._stop.is_set():
+                        self._expedition()
                     backoff = 0.1
                 except REDIS_DOWN as e:
                     log.warning("worker %s: Redis unreachable (%s); retrying", self.name, e)
@@ -379,6 +400,36 @@ class Worker:
             pipe.execute()
         except (redis.RedisError, OSError) as e:
             log.warning("worker %s could not keep a hunt's readings (%s)", self.name, e)
+
+    def _expedition(self) -> None:
+        """While idle: read worker_batch random volumes of the worker's edition on the default
+        prompt, and post those scoring at least settings.expedition_threshold (default
+        scorer) to keys.EXPEDITIONS, for a bot to forward to its review channel."""
+        from .hunt import read_job
+
+        size = min(self.settings.worker_batch, HUNT_CHUNK)
+        edition = get_edition(self.settings.edition).id
+        job = Job.hunt(secrets.randbelow(SEED_LIMIT), 0, size, edition=edition, top=HUNT_TOP_CAP)
+        try:
+            found = read_job(self._fast_reader(edition), job)
+        except Exception:
+            log.exception("worker %s: an expedition failed", self.name)
+            return
+        found = [c for c in found if c.score >= self.settings.expedition_threshold]
+        if not found:
+            return
+        self._keep_readings(job, found)
+        pipe = self.r.pipeline(transaction=False)
+        for c in found:
+            find = {**asdict(c), "edition": edition, "prompt": job.prompt, "worker": self.name}
+            pipe.xadd(
+                keys.EXPEDITIONS,
+                {"find": json.dumps(find, ensure_ascii=False)},
+                maxlen=keys.EXPEDITIONS_MAXLEN,
+                approximate=True,
+            )
+        pipe.execute()
+        log.info("worker %s: an expedition found %d volumes for review", self.name, len(found))
 
     def _failed(self, deliveries: list[Delivery], e: Exception) -> list[Result]:
         """Error answers for jobs whose reading raised `e` (a refusal, memory, or a bug)."""

@@ -52,6 +52,7 @@ from .discord_ui import (
     VoteButton,
     message_kwargs,
 )
+from .expeditions import forward_to_review_channel
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class ShelfBot(commands.Bot):
         self.sync = sync
         self.throttle = EditThrottle()
         self._owned: tuple = ()  # (client, redis, target) when setup_hook opened them
+        self._review: asyncio.Task | None = None  # forwards expeditions' finds (review channel)
 
     @property
     def invocation(self) -> str:
@@ -114,6 +116,8 @@ class ShelfBot(commands.Bot):
             NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton, ReadButton
         )
         self.tree.on_error = self.on_app_command_error
+        if self.settings.review_channel:
+            self._review = asyncio.create_task(forward_to_review_channel(self), name="review")
         if self.settings.test_guild:
             guild = discord.Object(self.settings.test_guild)
             self.tree.copy_global_to(guild=guild)
@@ -122,6 +126,8 @@ class ShelfBot(commands.Bot):
             await self.tree.sync()
 
     async def close(self) -> None:
+        if self._review is not None:
+            self._review.cancel()
         await super().close()
         if self._owned:
             client, redis, target = self._owned

@@ -343,3 +343,23 @@ async def test_a_hunts_read_button_reads_the_find_with_the_hunts_prompt(discord_
     fields = {f["name"]: f["value"] for f in final["fields"]}
     assert (final["title"], fields["Prompt"]) == (address, "Once upon a time")
     assert fields["Cached"] == "yes"  # the worker kept the hunt's reading of it
+
+
+async def test_expeditions_finds_are_posted_in_the_review_channel(discord_bot, installed):
+    from bot import reply as r
+    from bot.discord_ui import message_kwargs
+    from bot.expeditions import send_to_review_channel
+
+    bot = await discord_bot(review_channel=OTHER_CHANNEL_ID)
+    find = r.Reply(
+        r.READING,
+        "a promising reading",
+        title=f"Expedition find: {ADDRESS}",
+        buttons=(r.Button(r.READ, "Read", address=ADDRESS), r.Button(r.SHARE, "Share", ADDRESS)),
+    )
+    await send_to_review_channel(bot.bot, message_kwargs(find, edit=False))
+    (call,) = installed.calls
+    assert (call.method, call.route) == ("POST", "/channels/{channel_id}/messages")
+    assert reading_of(call)["title"] == f"Expedition find: {ADDRESS}"
+    assert installed.custom_ids(call) == [f"shelf:read::{ADDRESS}", f"shelf:share::{ADDRESS}"]
+    assert_safe(installed)
