@@ -64,3 +64,32 @@ async def test_a_refused_batch_answers_each_of_its_jobs_with_the_refusal(
     results = await read_all(client, workers, redis_server, jobs)
     assert [(r.ok, r.error_kind) for r in results] == [(False, REFUSED)] * 3
     assert len({r.error for r in results}) == 1 and "too long" in results[0].error
+
+
+async def test_a_worker_holds_one_hunt_job_and_hands_the_others_to_idle_workers(
+    client, workers, redis_server
+):
+    import threading
+
+    from babel_core.hunt import Hunt
+
+    reading_one, release = threading.Event(), threading.Event()
+
+    def hold_hunts(job: Job) -> None:
+        if job.kind == "hunt":
+            reading_one.set()
+            release.wait(30)
+
+    hunt = Hunt.new(64, "the hunt", 4, "tiny", seed=5)
+    first, second = hunt.jobs()
+    for job in (Job.read(ADDRESSES[0], "a reading", 4, "tiny"), first, second):
+        await client.submit(job, "user:1")  # the reading first: the worker takes all three
+    holder = workers(service_settings(redis_server, worker_batch=8), before_job=hold_hunts)
+    assert await asyncio.to_thread(reading_one.wait, 30)
+    helper = workers(service_settings(redis_server, worker_batch=8))
+    try:
+        handed = await client.wait(second.id, timeout=60)  # while the holder is held
+    finally:
+        release.set()
+    held = await client.wait(first.id, timeout=60)
+    assert (held.worker, handed.worker) == (holder.name, helper.name)
