@@ -9,6 +9,7 @@ embedded Redis with 1 and with 2 `shelf worker` processes (each with cores / wor
 BABEL_WORKER_BATCH = --batch). The jobs' stored answers are deleted between runs, so every run
 reads every volume; every run must find the same best volumes as the local one. Each worker
 process first reads a one-volume hunt, so that its FastReader exists before the clock starts.
+"s per job": a 32-volume job's own time in the worker (median; in process: the mean).
 Batched reading itself (volumes/s by batch size) is bench/bench_read.py's.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -46,23 +48,51 @@ ROWS: list[tuple] = []
 
 
 def local(hunt: hunting.Hunt, batch: int) -> hunting.Outcome:
+    """The hunt in this process, after a one-volume hunt that loads everything."""
     fast = FastReader(get_edition(hunt.edition), batch)
-    hunting.hunt_here(hunting.Hunt.new(1, PROMPT, TOKENS, hunt.edition, seed=0), fast)  # warm
+    hunting.hunt_here(hunting.Hunt.new(1, PROMPT, TOKENS, hunt.edition, seed=0), fast)
     return hunting.hunt_here(hunt, fast)
 
 
 async def through_queue(url: str, data_dir: Path, workers: int, hunt: hunting.Hunt):
-    with redis.Redis.from_url(url) as r:  # every run reads every volume
-        r.delete(*(keys.result(job.id) for job in hunt.jobs()))
+    forget(url, [hunt])  # every run reads every volume
+    # the workers share the cores: numba's build threads too (torch's: worker_processes)
+    os.environ["NUMBA_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     async with worker_processes(url, data_dir, workers, hunt.edition, "cpu") as client:
-        warm = [hunting.Hunt.new(1, PROMPT, TOKENS, hunt.edition, seed=9_000 + n) for n in range(4)]
-        await asyncio.gather(*(hunting.run(client, w, "bench") for w in warm[:workers]))
+        await warm_up(url, client, workers, hunt.edition)
         start = time.perf_counter()
         outcome = await hunting.run(client, hunt, "bench")
         seconds = time.perf_counter() - start
-        with redis.Redis.from_url(url) as r:
-            by = [Result.from_json(r.get(keys.result(job.id))).worker for job in hunt.jobs()]
-    return outcome, seconds, sorted(by.count(name) for name in set(by))
+        answers = stored(url, hunt)
+    by = [a.worker for a in answers]
+    job_s = statistics.median(a.timings["total"] for a in answers)
+    return outcome, seconds, sorted(by.count(name) for name in set(by)), job_s
+
+
+def forget(url: str, hunts: list[hunting.Hunt]) -> None:
+    """Delete the hunts' stored answers, so that workers read them again."""
+    with redis.Redis.from_url(url) as r:
+        r.delete(*(keys.result(job.id) for hunt in hunts for job in hunt.jobs()))
+
+
+def stored(url: str, hunt: hunting.Hunt) -> list[Result]:
+    with redis.Redis.from_url(url) as r:
+        return [Result.from_json(r.get(keys.result(job.id))) for job in hunt.jobs()]
+
+
+async def warm_up(url: str, client, workers: int, edition: str) -> None:
+    """One-volume hunts until every worker has read one: its FastReader, numba kernel and
+    scorers' word lists are loaded before the clock starts."""
+    warmed: set[str] = set()
+    for round_ in range(20):
+        seeds = range(9_000 + round_ * workers, 9_000 + (round_ + 1) * workers)
+        warm = [hunting.Hunt.new(1, PROMPT, TOKENS, edition, seed=s) for s in seeds]
+        forget(url, warm)
+        await asyncio.gather(*(hunting.run(client, w, "bench") for w in warm))
+        warmed |= {a.worker for w in warm for a in stored(url, w)}
+        if len(warmed) == workers:
+            return
+    raise RuntimeError(f"only {len(warmed)} of {workers} workers took a warm-up hunt")
 
 
 def main() -> None:
@@ -79,30 +109,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, connect(Settings(data_dir=Path(tmp))) as target:
         for edition, count in (("tiny", args.tiny), ("t5-small", args.small)):
             hunt = hunting.Hunt.new(count, PROMPT, TOKENS, edition, seed=2026)
-            start = time.perf_counter()
             here = local(hunt, args.batch)
-            seconds = time.perf_counter() - start
-            ROWS.append((edition, "in process", count, seconds, count / seconds, "-"))
+            seconds = here.seconds
+            job_s = seconds * hunting.HUNT_CHUNK / count
+            ROWS.append((edition, "in process", count, seconds, count / seconds, "-", job_s))
             for workers in (1, 2):
-                outcome, seconds, shares = asyncio.run(
+                outcome, seconds, shares, job_s = asyncio.run(
                     through_queue(target.url, Path(tmp), workers, hunt)
                 )
                 assert outcome.best == here.best, "the queue found other volumes than local"
                 assert outcome.volumes_read == count
                 share = " + ".join(map(str, shares))
-                ROWS.append(
-                    (edition, f"{workers} worker(s)", count, seconds, count / seconds, share)
-                )
+                rate = count / seconds
+                ROWS.append((edition, f"{workers} worker(s)", count, seconds, rate, share, job_s))
             load.append(os.getloadavg()[0])
     cpu = platform.processor() or platform.machine()
     print(
         f"# bench_hunt: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, batch "
         f"{args.batch}, {TOKENS} new tokens, load average {' -> '.join(f'{x:.1f}' for x in load)}"
     )
-    print("| edition | read by | volumes | seconds | volumes/s | jobs per worker |")
-    print("|---|---|---:|---:|---:|---|")
-    for edition, how, count, seconds, rate, share in ROWS:
-        print(f"| {edition} | {how} | {count} | {seconds:.1f} | {rate:.1f} | {share} |")
+    print("| edition | read by | volumes | seconds | volumes/s | jobs per worker | s per job |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    for edition, how, count, seconds, rate, share, job_s in ROWS:
+        print(
+            f"| {edition} | {how} | {count} | {seconds:.1f} | {rate:.1f} | {share} | {job_s:.2f} |"
+        )
 
 
 if __name__ == "__main__":
