@@ -58,9 +58,14 @@ def counters(k: int | torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     return j * GAMMA + (k if isinstance(k, torch.Tensor) else _s64(k))
 
 
+def digit(counter: torch.Tensor) -> torch.Tensor:
+    """The stream digit of a counter: (mix64(counter) >> 11) mod N."""
+    return _lshr(mix64(counter), 11) % N
+
+
 def stream(k: int | torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     """Digits at positions j of key k's stream (see bijection.stream)."""
-    return _lshr(mix64(counters(k, j)), 11) % N
+    return digit(counters(k, j))
 
 
 def _positions(start: int, count: int, device) -> torch.Tensor:
@@ -154,19 +159,30 @@ def phi_inverse(edition: Edition, m: torch.Tensor) -> torch.Tensor:
 # --- compiled, batched short-address builds (the CUDA path) -------------------------------
 
 
-def digest_kernel(k1: torch.Tensor, kg: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The digest lanes [B], [B] of T1 = F(k1) for keys k1 [B] (int64): one fused pass."""
+def digest_kernel(
+    k1: torch.Tensor, kg: torch.Tensor, gamma: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digest lanes [B], [B] of T1 = F(k1) for keys k1 [B] (int64): one fused pass.
+
+    `gamma` is GAMMA as a 0-d int64 tensor: a literal 64-bit constant times Triton's int32
+    index does not compile when a row has fewer than 2**31 elements.
+    """
     j = torch.arange(n, dtype=torch.int64, device=k1.device)[None, :]
-    m = mix64(counters(kg, j) ^ stream(k1[:, None], j))
+    jg = j * gamma
+    m = mix64((jg + kg) ^ digit(jg + k1[:, None]))
     return m.sum(dim=1), ((2 * j + 1) * m).sum(dim=1)
 
 
 def tail_kernel(
-    k1: torch.Tensor, k2: torch.Tensor, out: torch.Tensor, table: torch.Tensor | None
+    k1: torch.Tensor,
+    k2: torch.Tensor,
+    gamma: torch.Tensor,
+    out: torch.Tensor,
+    table: torch.Tensor | None,
 ) -> None:
     """out [B, n] = grid(F(k1) + F(k2) mod N), one row per key pair; `table` None: arithmetic."""
-    j = torch.arange(out.shape[1], dtype=torch.int64, device=out.device)[None, :]
-    v = _add_mod(stream(k1[:, None], j), stream(k2[:, None], j))
+    jg = torch.arange(out.shape[1], dtype=torch.int64, device=out.device)[None, :] * gamma
+    v = _add_mod(digit(jg + k1[:, None]), digit(jg + k2[:, None]))
     out.copy_(to_weights(v) if table is None else table[v])
 
 
@@ -219,9 +235,10 @@ def _build_batch(edition: Edition, heads: list[np.ndarray], out: torch.Tensor, d
     hs = [np.asarray(h, dtype=np.int64) for h in heads]
     k1 = _s64_tensor([ref.key(edition, "F1", h) for h in hs], dev)
     kg = torch.tensor(_s64(ref.key(edition, "G")), dtype=torch.int64, device=dev)
+    gamma = torch.tensor(GAMMA, dtype=torch.int64, device=dev)
     table = None if grid.torch_arithmetic_exact(dev) else grid._table_on(str(dev))
-    d1, d2 = (d.cpu().tolist() for d in digest(k1, kg, P - HEAD))
+    d1, d2 = (d.cpu().tolist() for d in digest(k1, kg, gamma, P - HEAD))
     h1 = [(h + _expand(edition, a, b)) % N for h, a, b in zip(hs, d1, d2, strict=True)]
     k2 = _s64_tensor([ref.key(edition, "F2", h) for h in h1], dev)
     out[:B, :HEAD] = to_weights(torch.from_numpy(np.stack(h1)).to(dev))
-    tail(k1, k2, out[:B, HEAD:], table)
+    tail(k1, k2, gamma, out[:B, HEAD:], table)
