@@ -3,6 +3,7 @@
     shelf read ADDRESS [PROMPT]       read a volume          shelf read --slip FILE [PROMPT]
     shelf random [PROMPT]             open a random volume   shelf about
     shelf locate CHECKPOINT [--slip OUT]                     shelf save ADDRESS FOLDER
+    shelf hunt [COUNT] [PROMPT] [--score NAME] [--top K]     read many, show the best
     shelf worker [--device cuda]      serve jobs from the queue
 
 Commands that need no model (`about`, a malformed address) answer without importing torch or
@@ -16,6 +17,7 @@ import json
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 
 from .address import AddressError, about_numbers, parse_address, random_address
 from .edition import (
@@ -26,10 +28,14 @@ from .edition import (
     get_edition,
 )
 from .errors import LibraryError
+from .hunt import DEFAULT_TOP, HuntError
+from .scorers import SCORERS
+
+SCORER_NAMES = tuple(SCORERS)
 
 
 @contextmanager
-def progress(label: str, total: int = 1):
+def progress(label: str, total: int = 1, bar_format: str = "{desc} {bar} {elapsed}"):
     """A progress bar on stderr for work that may take over a second (silent when piped)."""
     from tqdm import tqdm
 
@@ -38,7 +44,7 @@ def progress(label: str, total: int = 1):
         desc=label,
         leave=False,
         disable=not sys.stderr.isatty(),
-        bar_format="{desc} {bar} {elapsed}",
+        bar_format=bar_format,
     )
     try:
         yield bar
@@ -189,6 +195,70 @@ def cmd_locate(args) -> int:
     return 0
 
 
+def cmd_hunt(args) -> int:
+    """Hunt in this process with a FastReader: the same jobs, readings and ranking as workers."""
+    from .hunt import Hunt, hunt_here, limits
+    from .settings import Settings
+
+    settings = Settings.from_env()
+    count, prompt = args.count, args.prompt
+    if count is not None and not count.isdigit():  # `shelf hunt "Once upon a time"`
+        if prompt is not None:
+            raise HuntError(f"the count of volumes must be a number, not {count!r}")
+        count, prompt = None, count
+    if count is None:
+        count = limits(settings, gpu=args.device != "cpu", moderator=False).default
+    hunt = Hunt.new(
+        int(count),
+        DEFAULT_PROMPT if prompt is None else prompt,
+        args.max_tokens,
+        args.edition,
+        args.score,
+        args.top,
+        args.seed,
+    )
+    with progress("opening the library"):
+        from .fastread import FastReader
+
+        fast = FastReader(
+            get_edition(args.edition), args.batch or settings.worker_batch, args.device
+        )
+    counted = "{desc} {n_fmt}/{total_fmt} volumes {bar} {elapsed}"
+    with progress("hunting", total=hunt.count, bar_format=counted) as bar:
+        outcome = hunt_here(hunt, fast, lambda job: bar.update(job.volumes))
+    _print_hunt(args, outcome)
+    return 0
+
+
+def _print_hunt(args, outcome) -> None:
+    hunt = outcome.hunt
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    **asdict(hunt),
+                    "seconds": round(outcome.seconds, 3),
+                    "best": [asdict(c) for c in outcome.best],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    rate = hunt.count / outcome.seconds if outcome.seconds else 0.0
+    print(
+        f"the best {len(outcome.best)} of {hunt.count:,} volumes ({hunt.edition}) in "
+        f"{outcome.seconds:.1f} s ({rate:,.1f} volumes/s)\nprompt: {hunt.prompt} · score: "
+        f"{hunt.score} · seed {hunt.seed}"
+    )
+    width = max(len(c.address) for c in outcome.best)
+    print(f" #  score  {'address':<{width}}  reading")
+    for n, c in enumerate(outcome.best, 1):
+        line = "".join(ch if ch.isprintable() else " " for ch in " ".join(c.text.split()))
+        line = line if len(line) <= 60 else line[:59] + "…"
+        print(f"{n:>2}  {c.score:.3f}  {c.address:<{width}}  {line}")
+    print(f'read one: shelf read ADDRESS "{hunt.prompt}" --edition {args.edition}')
+
+
 def cmd_about(args) -> int:
     edition = get_edition(args.edition)
     facts = {
@@ -277,6 +347,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("address")
     p.add_argument("folder")
     p.set_defaults(handler=cmd_save)
+    p = sub.add_parser(
+        "hunt", parents=[common], help="read many random volumes here and show the best"
+    )
+    p.add_argument("count", nargs="?", help="volumes to read (default BABEL_HUNT_DEFAULT)")
+    p.add_argument("prompt", nargs="?", help=f"what to ask them (default {DEFAULT_PROMPT!r})")
+    p.add_argument("--score", default="default", help=f"a scorer: {', '.join(SCORER_NAMES)}")
+    p.add_argument("--top", type=int, default=DEFAULT_TOP, help="results to show (1-10)")
+    p.add_argument("--seed", type=int, help="draw the same volumes again (default: random)")
+    p.add_argument("--batch", type=int, help="volumes read at once (default BABEL_WORKER_BATCH)")
+    p.set_defaults(handler=cmd_hunt)
     p = sub.add_parser("about", parents=[common], help="how big the library is")
     p.set_defaults(handler=cmd_about)
     p = sub.add_parser(

@@ -5,8 +5,11 @@ it imports neither torch nor Redis, so building a job is instant. A job's id is 
 what decides its answer (edition, address, prompt, max tokens), never from who asked or when:
 identical requests share one computation while in flight and one cached reading afterwards.
 A `random` job draws its address when it is made, so it is a `read` of that address and
-shares its id. Errors travel as results whose `error` is written for the person who asked.
-docs/worker.md describes how a job flows through Redis.
+shares its id. A `hunt` job is one chunk of a hunt (babel_core/hunt.py): `volumes` volumes drawn
+from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id covers all of these, so
+running it twice gives the same answer. Errors travel as results whose `error` is written for
+the person who asked. docs/worker.md describes how a job flows through Redis; docs/hunting.md
+how a hunt is split.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from .errors import LibraryError
 PROTOCOL = 1  # bump when a job's meaning changes: old ids then never match new ones
 
 READ, RANDOM, HUNT, PAGE = "read", "random", "hunt", "page"
-KINDS = (READ, RANDOM)  # kinds workers serve today; HUNT and PAGE are reserved names
+KINDS = (READ, RANDOM, HUNT)  # kinds workers serve; PAGE is a reserved name
+HUNT_CHUNK = 32  # volumes per hunt job: the unit several workers share a hunt by
+HUNT_TOP_CAP = 10  # the most results a hunt (and each of its jobs) keeps
+SEED_LIMIT = 2**63  # hunt seeds are 0 .. SEED_LIMIT - 1
 
 # Result.cache: how the answer was obtained.
 MISS = "miss"  # the volume was built from its address
@@ -54,13 +60,19 @@ class JobError(LibraryError, ValueError):
 
 @dataclass(frozen=True)
 class Job:
-    """One request for the library. Build it with `Job.read` or `Job.random`."""
+    """One request for the library. Build it with `Job.read`, `Job.random` or `Job.hunt`."""
 
     kind: str
     edition: str  # edition id, e.g. "t5-small/v1"
-    address: str  # canonical address, e.g. "babel-w3-s2-v17"
+    address: str  # canonical address, e.g. "babel-w3-s2-v17" ("" for a hunt job)
     prompt: str = DEFAULT_PROMPT
     max_tokens: int = DEFAULT_MAX_TOKENS
+    # a hunt job only: its volumes are hunt.chunk_addresses(seed, chunk, volumes)
+    seed: int = 0
+    chunk: int = 0
+    volumes: int = 0
+    score: str = ""  # a scorer's name (babel_core/scorers.py)
+    top: int = 0  # how many of the best readings to keep
 
     @classmethod
     def read(
@@ -87,9 +99,29 @@ class Job:
         ed = get_edition(edition)
         return cls(RANDOM, ed.id, str(random_address(rng)), prompt, max_tokens)._check()
 
+    @classmethod
+    def hunt(
+        cls,
+        seed: int,
+        chunk: int,
+        volumes: int,
+        prompt: str = DEFAULT_PROMPT,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        edition: str = DEFAULT_EDITION,
+        score: str = "default",
+        top: int = 5,
+    ) -> Job:
+        """One chunk of a hunt: read `volumes` volumes drawn from (seed, chunk), keep the best."""
+        ed = get_edition(edition)
+        return cls(
+            HUNT, ed.id, "", prompt, max_tokens, seed, chunk, volumes, score.strip().lower(), top
+        )._check()
+
     def _check(self) -> Job:
         if self.kind not in KINDS:
             raise JobError(f"unknown job kind {self.kind!r}: the library serves {KINDS}")
+        if self.kind == HUNT:
+            self._check_hunt()
         if not 1 <= self.max_tokens <= MAX_TOKENS_CAP:
             raise JobError(
                 f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {self.max_tokens}"
@@ -97,6 +129,17 @@ class Job:
         if len(self.prompt) > 8 * MAX_PROMPT_TOKENS:
             raise JobError(f"the prompt is too long: at most {MAX_PROMPT_TOKENS} tokens, please")
         return self
+
+    def _check_hunt(self) -> None:
+        from .scorers import get_scorer
+
+        get_scorer(self.score)  # raises UnknownScorer, a LibraryError
+        if not 1 <= self.volumes <= HUNT_CHUNK:
+            raise JobError(f"a hunt job reads 1 to {HUNT_CHUNK} volumes, not {self.volumes}")
+        if not 1 <= self.top <= HUNT_TOP_CAP:
+            raise JobError(f"a hunt keeps 1 to {HUNT_TOP_CAP} results, not {self.top}")
+        if not (0 <= self.seed < SEED_LIMIT and self.chunk >= 0):
+            raise JobError(f"a hunt's seed is 0 to {SEED_LIMIT - 1} and its chunks count from 0")
 
     @property
     def id(self) -> str:
@@ -109,6 +152,14 @@ class Job:
             "prompt": self.prompt,
             "max_tokens": self.max_tokens,
         }
+        if self.kind == HUNT:
+            what.update(
+                seed=self.seed,
+                chunk=self.chunk,
+                volumes=self.volumes,
+                score=self.score,
+                top=self.top,
+            )
         text = json.dumps(what, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.blake2b(text.encode(), digest_size=16, person=b"babel-job").hexdigest()
 
@@ -118,6 +169,23 @@ class Job:
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
         return cls(**json.loads(text))._check()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A volume a hunt kept: its address, its reading and the reading's score."""
+
+    address: str
+    score: float
+    text: str
+    token_ids: list[int]
+    fingerprint: str
+    stopped_at_eos: bool
+
+    @property
+    def rank_key(self) -> tuple[float, str]:
+        """Best first: higher score, then the address (so ties rank the same everywhere)."""
+        return (-self.score, self.address)
 
 
 @dataclass(frozen=True)
@@ -136,8 +204,10 @@ class Result:
     worker: str = ""  # which worker answered ("" when none did)
     device: str = ""
     cache: str = MISS  # MISS, VOLUME, WEIGHTS or READING
-    timings: dict[str, float] = field(default_factory=dict)  # queued, build, read, total (s)
+    # seconds queued, build, read, total; "batch": volumes read together; "volumes": a hunt's
+    timings: dict[str, float] = field(default_factory=dict)
     finished_at: float = 0.0  # unix time the answer was stored
+    candidates: list[Candidate] = field(default_factory=list)  # a hunt job's best, best first
 
     @classmethod
     def failure(cls, job_id: str, job: Job | None, kind: str, message: str, **more: Any) -> Result:
@@ -150,6 +220,7 @@ class Result:
     def from_json(cls, text: str | bytes) -> Result:
         data = json.loads(text)
         data["job"] = Job(**data["job"]) if data["job"] else None
+        data["candidates"] = [Candidate(**c) for c in data.get("candidates", ())]
         return cls(**data)
 
     def as_cached(self) -> Result:

@@ -23,7 +23,11 @@ RESULTS = PREFIX + "results"  # stream of "job X was answered" notices (MAXLEN-t
 DEAD = PREFIX + "dead"  # dead-letter stream: jobs every worker died with (MAXLEN-trimmed)
 WORKERS = PREFIX + "workers"  # sorted set: worker name -> time of its last heartbeat
 
+EXPEDITIONS = PREFIX + "expeditions"  # stream of expeditions' finds (MAXLEN-trimmed)
+REVIEWERS = "reviewers"  # the consumer group of bots that forward finds to the review channel
+
 RESULTS_MAXLEN = 10_000  # notices kept; answers themselves live in result keys
+EXPEDITIONS_MAXLEN = 1_000
 DEAD_MAXLEN = 10_000
 
 
@@ -55,6 +59,14 @@ def weights(edition_id: str, address: str) -> str:
 def worker(name: str) -> str:
     """A worker's heartbeat: a hash of what it is doing, expiring after HEARTBEAT_TTL_S."""
     return f"{PREFIX}worker:{name}"
+
+
+HUNT_TTL_S = 24 * 3600  # a hunt's record (its owner and jobs), for cancel
+
+
+def hunt(hunt_id: str) -> str:
+    """A hunt's record: JSON {owner, jobs} (cache, HUNT_TTL_S): who may cancel which jobs."""
+    return f"{PREFIX}hunt:{hunt_id}"
 
 
 WEIGHTS_LRU = PREFIX + "weights-lru"  # sorted set: weights key -> last use (bounds that tier)

@@ -42,6 +42,15 @@ class Settings:
     redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024)  # that tier's Redis budget
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
+    # hunts (docs/hunting.md): volumes per hunt by default and at most, for everyone and for
+    # moderators and owners; where no worker has a GPU, each is divided by hunt.CPU_SHARE
+    hunt_default: int = setting("BABEL_HUNT_DEFAULT", 256)
+    hunt_cap: int = setting("BABEL_HUNT_CAP", 1024)
+    hunt_cap_moderator: int = setting("BABEL_HUNT_CAP_MODERATOR", 8192)
+    # expeditions: an idle worker reads worker_batch random volumes at a time on its own and
+    # posts readings scoring at least the threshold (default scorer) for review
+    expeditions: str = setting("BABEL_EXPEDITIONS", "off")  # on or off
+    expedition_threshold: float = setting("BABEL_EXPEDITION_THRESHOLD", 0.6)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
     no_color: str = setting("NO_COLOR", "")  # any value: the console prints no colours
     # -- the Discord bot

@@ -37,6 +37,8 @@ from . import reply as r
 from .bookmarks import SIGIL, parse_name
 from .catalogue import SPECS as CATALOGUE_SPECS
 from .catalogue import Ask, Catalogue
+from .hunting import SPEC as HUNT_SPEC
+from .hunting import HuntAsk, Hunts
 from .state import Limits, UserState, seconds_left
 
 log = logging.getLogger(__name__)
@@ -82,11 +84,12 @@ SPECS: dict[str, Spec] = {
         f"See page n (1-{PAGES}) of a volume: a picture of its weights.",
         f"page {EXAMPLE_ADDRESS} 205",
     ),
+    "hunt": Spec(*HUNT_SPEC),
     "about": Spec("about", "How big the library is and how its addresses work.", "about"),
-    "help": Spec("help", "This list.", "help"),
+    "help": Spec("help [command]", "This list, or more about one command.", "help hunt"),
 }
 SPECS.update({name: Spec(*spec) for name, spec in CATALOGUE_SPECS.items()})
-QUEUED = ("read", "random", "next", "prev", "page")  # commands that send work to a worker
+QUEUED = ("read", "random", "next", "prev", "page", "hunt")  # commands that send work to a worker
 
 
 @dataclass(frozen=True)
@@ -109,17 +112,25 @@ class Command:
     page: int | None = None
     bookmark: str = ""  # read/page @name: resolved to `address` when the command runs
     ask: Ask | None = None  # a catalogue command (bot/catalogue.py)
+    hunt: HuntAsk | None = None  # a hunt (bot/hunting.py)
+    topic: str = ""  # help: the command to explain
 
 
 @dataclass(frozen=True)
 class Waiting:
-    """A job on its way, for the front end to show: 0 = a worker has it, n = n-th in line."""
+    """A job on its way, for the front end to show: 0 = a worker has it, n = n-th in line.
+
+    A hunt reports as a Waiting too: job_id is the hunt's id, `total` its volumes (0 for a
+    reading) and `done` the volumes read so far.
+    """
 
     job_id: str
     address: str
     position: int
     workers: int  # workers alive; 0 means the job waits until one starts
     owner: str  # user id of the person who asked (the only one who may cancel)
+    done: int = 0
+    total: int = 0
 
 
 OnProgress = Callable[[Waiting], Awaitable[None]]
@@ -185,6 +196,7 @@ class Shelf:
         self.state = UserState(redis, self.edition.id)
         self.redis = redis
         self.catalogue = Catalogue(settings, redis, client, self.edition, invocation, clock)
+        self.hunts = Hunts(settings, client, self.edition, invocation)
         self._drawing = asyncio.Lock()  # pages are drawn one at a time (each builds a volume)
 
     # -- parsing and checking -------------------------------------------------------------
@@ -200,8 +212,16 @@ class Shelf:
         name = word.lower()
         if name not in SPECS:
             raise CommandError(self._unknown(word))
+        if name == "help" and rest:
+            return self._help_topic(rest)
         if name in ("about", "help"):
             return Command(name)
+        if name == "hunt":
+            try:
+                ask, prompt = self.hunts.parse(rest)
+            except LibraryError as e:
+                raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
+            return Command(name, prompt=self._prompt(prompt), hunt=ask)
         if name in CATALOGUE_SPECS:
             try:
                 return Command(name, ask=self.catalogue.parse(name, rest))
@@ -239,6 +259,22 @@ class Shelf:
         text = self._prompt(prompt) if name in ("read", "random", "next", "prev") else None
         return Command(name, where, text, number, bookmark)
 
+    def hunt_command(
+        self, count: int | None, prompt: str | None, score: str | None, top: int | None = None
+    ) -> Command:
+        """A checked hunt from its parts (the slash command)."""
+        try:
+            ask = self.hunts.ask(count, score, top)
+        except LibraryError as e:
+            raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
+        return Command("hunt", prompt=self._prompt(prompt), hunt=ask)
+
+    def _help_topic(self, text: str) -> Command:
+        word, _ = _first_word(text)
+        if word.lower() not in SPECS:
+            raise CommandError(self._unknown(word))
+        return Command("help", topic=word.lower())
+
     def _bookmark(self, text: str) -> str:
         try:
             return SIGIL + parse_name(text)
@@ -249,7 +285,7 @@ class Shelf:
         shown = word if len(word) <= 30 else word[:29] + "…"
         close = difflib.get_close_matches(word.lower(), SPECS, n=1, cutoff=0.6)
         hint = f' Did you mean "{close[0]}"?' if close else ""
-        return f'Unknown command "{shown}".{hint} Type {self.example("help")} to see every command.'
+        return f'Unknown command "{shown}".{hint} Type {self.invocation}help to see every command.'
 
     def _address(self, name: str, text: str | None) -> Address:
         if not text or not text.strip():
@@ -317,7 +353,7 @@ class Shelf:
         """Answer a checked command. Never raises for a person's mistake or an outage."""
         try:
             if command.name == "help":
-                return self.help()
+                return self.help(command.topic)
             if command.name == "about":
                 return self.about()
             actor = self.catalogue.actor(who)
@@ -333,6 +369,12 @@ class Shelf:
             if command.name == "page":
                 return await self._limited(
                     who, lambda: self._draw_page(command.address, command.page)
+                )
+            if command.name == "hunt":
+                prompt = self._or_default(command)
+                return await self._limited(
+                    who,
+                    lambda: self.hunts.run(command.hunt, prompt, actor, on_progress, self.state),
                 )
             job = await self._job(command, who)
             return await self._limited(who, lambda: self._read(job, who, on_progress))
@@ -445,7 +487,12 @@ class Shelf:
         return self.page_reply(address, number, png)
 
     async def cancel(self, job_id: str, owner: str, who: Requester) -> r.Reply:
-        """Cancel a pending job for the person who asked for it, and for nobody else."""
+        """Cancel a pending job (or hunt) for the person who asked for it, and for nobody else."""
+        try:
+            if await self.redis.exists(keys.hunt(job_id)):
+                return await self.hunts.cancel(job_id, owner, who.user_id)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable):
+            return r.error(str(QueueUnreachable()), private=True)
         if who.user_id != owner:
             return r.error("Only the person who asked can cancel this reading.", private=True)
         try:
@@ -461,6 +508,8 @@ class Shelf:
     # -- replies --------------------------------------------------------------------------
 
     def progress_reply(self, progress: Waiting) -> r.Reply:
+        if progress.total:
+            return self.hunts.progress_reply(progress)
         if progress.position > 0:
             text = f"Reading… (position {progress.position} in the queue)"
         else:
@@ -518,7 +567,17 @@ class Shelf:
             files=(r.File(f"{address}-p{number}.png", png, f"page {number} of {address}"),),
         )
 
-    def help(self) -> r.Reply:
+    def help(self, topic: str = "") -> r.Reply:
+        if topic == "hunt":
+            return self.hunts.help(SPECS["hunt"].usage)
+        if topic:
+            spec = SPECS[topic]
+            return r.Reply(
+                r.INFO,
+                spec.summary,
+                title=f"{self.invocation}{spec.usage}",
+                fields=(r.Field("Example", f"{self.invocation}{spec.example}", inline=False),),
+            )
         return r.Reply(
             r.INFO,
             (

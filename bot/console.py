@@ -80,13 +80,15 @@ def _hints(reply: r.Reply) -> str:
             words.append(button.action)
         elif button.action == r.AGAIN:
             words.append(f"read {button.address} <another prompt>")
-        elif button.action == r.SHARE:
-            words.append("share")
+        elif button.action == r.READ:
+            words.append(f"read {button.address}")
+        elif button.action == r.SHARE and not any(b.action == r.READ for b in reply.buttons):
+            words.append("share")  # a hunt's finds are shared once read: `read X`, then `share`
         elif button.action == r.VOTE:
             words.append(f"vote {button.target}")
         elif button.action == r.MORE:
             words.append(button.target)
-    return "more: " + " · ".join(words) if words else ""
+    return "more: " + " · ".join(dict.fromkeys(words)) if words else ""
 
 
 def render(reply: r.Reply, style: Style, saved: list[Path] = ()) -> str:
@@ -133,6 +135,9 @@ class Spinner:
         self._task: asyncio.Task | None = None
 
     async def update(self, waiting: Waiting) -> None:
+        if waiting.total:
+            self.label = f"hunting… {waiting.done:,}/{waiting.total:,} volumes"
+            return
         where = f"position {waiting.position} in the queue" if waiting.position > 0 else "reading"
         self.label = f"{waiting.address}… ({where})"
 

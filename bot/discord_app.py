@@ -23,9 +23,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from babel_core.errors import LibraryError
+from babel_core.jobs import HUNT_TOP_CAP
 from babel_core.page import PAGES
 from babel_core.settings import Settings
 
+from . import discord_hunt
 from . import reply as r
 from .catalogue import MOD as MOD_ACTIONS
 from .catalogue import Ask
@@ -45,10 +47,12 @@ from .discord_ui import (
     EditThrottle,
     MoreButton,
     NavButton,
+    ReadButton,
     ShareButton,
     VoteButton,
     message_kwargs,
 )
+from .expeditions import forward_to_review_channel
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,7 @@ class ShelfBot(commands.Bot):
         self.sync = sync
         self.throttle = EditThrottle()
         self._owned: tuple = ()  # (client, redis, target) when setup_hook opened them
+        self._review: asyncio.Task | None = None  # forwards expeditions' finds (review channel)
 
     @property
     def invocation(self) -> str:
@@ -108,9 +113,11 @@ class ShelfBot(commands.Bot):
             self._owned = (client, redis, target)
         await self.add_cog(ShelfCog(self))
         self.add_dynamic_items(
-            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton
+            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton, ReadButton
         )
         self.tree.on_error = self.on_app_command_error
+        if self.settings.review_channel:
+            self._review = asyncio.create_task(forward_to_review_channel(self), name="review")
         if self.settings.test_guild:
             guild = discord.Object(self.settings.test_guild)
             self.tree.copy_global_to(guild=guild)
@@ -119,6 +126,8 @@ class ShelfBot(commands.Bot):
             await self.tree.sync()
 
     async def close(self) -> None:
+        if self._review is not None:
+            self._review.cancel()
         await super().close()
         if self._owned:
             client, redis, target = self._owned
@@ -349,6 +358,20 @@ class ShelfCog(commands.Cog, name="Shelf"):
         await self.answer(ctx, lambda: self.core.command("page", address=address, page=n))
 
     page.autocomplete("address")(recent_addresses)
+
+    @shelf.command(name="hunt")
+    @discord_hunt.options
+    async def hunt(
+        self,
+        ctx: commands.Context,
+        count: app_commands.Range[int, 1, 1_000_000] | None = None,
+        score: str | None = None,
+        top: app_commands.Range[int, 1, HUNT_TOP_CAP] | None = None,
+        *,
+        prompt: str | None = None,
+    ):
+        """Read many random volumes at once and show the most promising."""
+        await discord_hunt.hunt(self, ctx, count, score, top, prompt)
 
     # -- the catalogue (bot/catalogue.py): slash options become the text a prefix command types
 

@@ -73,6 +73,8 @@ def _item(button: r.Button) -> discord.ui.DynamicItem | None:
         item = NavButton(button.action, button.address, button.prompt_key, button.label)
     elif button.action == r.AGAIN:
         item = AgainButton(button.address, button.label)
+    elif button.action == r.READ:
+        item = ReadButton(button.address, button.prompt_key, button.label)
     elif button.action == r.CANCEL:
         item = CancelButton(button.job_id, button.owner, button.label)
     elif button.action == r.VOTE:
@@ -174,6 +176,32 @@ class NavButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _cog(interaction).navigate(interaction, self.action, self.address, self.prompt_key)
+
+
+class ReadButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=rf"shelf:read:(?P<key>[0-9a-f]{{0,12}}):(?P<address>{_ADDRESS})",
+):
+    """Read a volume with a stored prompt (under a hunt's results)."""
+
+    def __init__(self, address: str, prompt_key: str, label: str = ""):
+        self.address, self.prompt_key = address, prompt_key
+        super().__init__(
+            discord.ui.Button(
+                label=label or "Read",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"shelf:read:{prompt_key}:{address}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match):
+        return cls(match["address"], match["key"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        from .discord_hunt import read_stored
+
+        await read_stored(interaction, self.address, self.prompt_key)
 
 
 class AgainButton(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 
 # Button actions (bot/discord_app.py maps each to a persistent Discord button).
-PREV, NEXT, AGAIN, CANCEL = "prev", "next", "again", "cancel"
+PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
 VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue.py)
 
 
@@ -36,7 +36,7 @@ class File:
 class Button:
     """A follow-up action. Its state (address, prompt key, job, owner) travels in the button."""
 
-    action: str  # PREV, NEXT, AGAIN, CANCEL, VOTE, MORE or SHARE
+    action: str  # PREV, NEXT, AGAIN, CANCEL, READ, VOTE, MORE or SHARE
     label: str
     address: str = ""
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)

@@ -46,8 +46,8 @@ async def test_help_lists_every_command_with_an_example(shelf, someone):
     reply = await shelf().handle("help", someone())
     assert reply.kind == r.INFO
     catalogue = [f"!shelf {usage}" for usage, _, _ in CATALOGUE_SPECS.values()]
-    assert [f.name for f in reply.fields[7:]] == catalogue  # bot/catalogue.py's commands
-    assert [(f.name, f.value) for f in reply.fields[:7]] == [
+    assert [f.name for f in reply.fields[8:]] == catalogue  # bot/catalogue.py's commands
+    assert [(f.name, f.value) for f in reply.fields[:8]] == [
         (
             "!shelf read <address> [prompt]",
             "Read the volume at an address, with your prompt or the default one.\n"
@@ -74,10 +74,18 @@ async def test_help_lists_every_command_with_an_example(shelf, someone):
             "Example: !shelf page babel-w3-s2-v17 205",
         ),
         (
+            "!shelf hunt [count] [prompt] [--score NAME] [--top K]",
+            "Read many random volumes at once and show the most promising (help hunt: the "
+            "scorers).\nExample: !shelf hunt 64 Once upon a time --score words",
+        ),
+        (
             "!shelf about",
             "How big the library is and how its addresses work.\nExample: !shelf about",
         ),
-        ("!shelf help", "This list.\nExample: !shelf help"),
+        (
+            "!shelf help [command]",
+            "This list, or more about one command.\nExample: !shelf help hunt",
+        ),
     ]
 
 

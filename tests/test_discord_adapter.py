@@ -297,3 +297,69 @@ def test_a_rejected_token_is_said_plainly_and_never_logged(caplog):
         discord_app.main(Settings(discord_token=token))
     assert str(refused.value).startswith("Discord rejected the token in DISCORD_TOKEN")
     assert token not in caplog.text and token not in str(refused.value)
+
+
+# -- hunts (bot/discord_hunt.py, bot/hunting.py)
+
+SMALL_HUNTS = dict(hunt_default=64, hunt_cap=128, hunt_cap_moderator=256)
+
+
+async def test_a_slash_hunt_shows_progress_then_the_best_with_read_and_share_buttons(
+    discord_bot, installed
+):
+    bot = await discord_bot(**SMALL_HUNTS)
+    await bot.slash("hunt", READER, count=8, score="words", top=2)
+    sent = installed.sent()
+    assert installed.calls[0].payload == {"type": 5}  # deferred before anything else
+    assert reading_of(sent[0])["description"].startswith("Hunting… 0/8 volumes")
+    assert installed.custom_ids(sent[0])[0].startswith(f"shelf:cancel:{READER}:")
+    final = reading_of(sent[-1])
+    assert final["title"] == "The best 2 of 8 volumes"
+    found = [f["name"].split(" ")[1] for f in final["fields"]]
+    assert installed.custom_ids(sent[-1]) == [f"shelf:read::{a}" for a in found] + [
+        f"shelf:share::{a}" for a in found
+    ]
+    assert_safe(installed)
+
+
+async def test_the_slash_hunt_offers_the_scorers_as_choices(discord_bot):
+    from babel_core.scorers import SCORERS
+
+    bot = await discord_bot()
+    hunt = bot.bot.tree.get_command("shelf").get_command("hunt")
+    score = next(p for p in hunt.parameters if p.name == "score")
+    assert [c.value for c in score.choices] == list(SCORERS)
+
+
+async def test_a_hunts_read_button_reads_the_find_with_the_hunts_prompt(discord_bot, installed):
+    bot = await discord_bot(**SMALL_HUNTS)
+    await bot.message("!shelf hunt 8 Once upon a time --top 1", READER)
+    (read_id, share_id) = installed.custom_ids(installed.sent()[-1])
+    address = read_id.rsplit(":", 1)[1]
+    assert read_id == f"shelf:read:{_key('Once upon a time')}:{address}"
+    installed.calls.clear()
+    await bot.click(read_id, STRANGER)
+    final = reading_of(installed.sent()[-1])
+    fields = {f["name"]: f["value"] for f in final["fields"]}
+    assert (final["title"], fields["Prompt"]) == (address, "Once upon a time")
+    assert fields["Cached"] == "yes"  # the worker kept the hunt's reading of it
+
+
+async def test_expeditions_finds_are_posted_in_the_review_channel(discord_bot, installed):
+    from bot import reply as r
+    from bot.discord_ui import message_kwargs
+    from bot.expeditions import send_to_review_channel
+
+    bot = await discord_bot(review_channel=OTHER_CHANNEL_ID)
+    find = r.Reply(
+        r.READING,
+        "a promising reading",
+        title=f"Expedition find: {ADDRESS}",
+        buttons=(r.Button(r.READ, "Read", address=ADDRESS), r.Button(r.SHARE, "Share", ADDRESS)),
+    )
+    await send_to_review_channel(bot.bot, message_kwargs(find, edit=False))
+    (call,) = installed.calls
+    assert (call.method, call.route) == ("POST", "/channels/{channel_id}/messages")
+    assert reading_of(call)["title"] == f"Expedition find: {ADDRESS}"
+    assert installed.custom_ids(call) == [f"shelf:read::{ADDRESS}", f"shelf:share::{ADDRESS}"]
+    assert_safe(installed)

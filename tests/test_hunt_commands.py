@@ -1,0 +1,207 @@
+"""`!shelf hunt` in the command core: parsing, defaults and caps by role, replies, cancel, help.
+
+Hunts run through a real Redis and a real in-process worker reading the tiny edition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+import redis
+import torch
+from conftest import RedisServer
+
+from babel_core import hunt as hunting
+from babel_core import keys
+from babel_core.edition import DEFAULT_MAX_TOKENS, TINY
+from babel_core.fastread import FastReader
+from babel_core.scorers import explain
+from bot import reply as r
+from bot.actor import Actor
+from bot.commands import Requester
+from bot.state import prompt_key
+
+pytest_plugins = ["shelf_fixtures"]
+
+# With these, CPU workers give a default of 8 volumes, a cap of 16, and 32 for moderators.
+SMALL = dict(hunt_default=64, hunt_cap=128, hunt_cap_moderator=256)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def seed_of(reply: r.Reply) -> int:
+    return int(re.search(r"seed ([0-9]+)", reply.footer)[1])
+
+
+def moderator() -> Requester:
+    return Requester(f"mod-{time.time_ns()}", "mod", "guild-1", "channel-1", is_moderator=True)
+
+
+async def test_a_hunt_replies_with_the_best_volumes_each_with_read_and_share_buttons(
+    shelf, someone
+):
+    core, me, seen = shelf(**SMALL), someone(), []
+
+    async def progress(waiting) -> None:
+        seen.append(core.progress_reply(waiting))
+
+    reply = await core.handle("hunt 12 Once upon a time --score words --top 3", me, progress)
+    plan = hunting.Hunt.new(
+        12, "Once upon a time", DEFAULT_MAX_TOKENS, "tiny", "words", 3, seed_of(reply)
+    )
+    best = hunting.hunt_here(plan, FastReader(TINY, batch=8)).best
+    key = prompt_key("Once upon a time")
+    assert (reply.kind, reply.title) == (r.INFO, "The best 3 of 12 volumes")
+    assert reply.description == (
+        "Prompt: Once upon a time\nScored by words (help hunt explains the scorers)."
+    )
+    assert [f.name for f in reply.fields] == [
+        f"{n}. {c.address} · {c.score:.3f}" for n, c in enumerate(best, 1)
+    ]
+    assert [f.value for f in reply.fields] == [" ".join(c.text.split())[:100] for c in best]
+    assert [(b.action, b.label, b.address, b.prompt_key) for b in reply.buttons] == [
+        (r.READ, f"Read {n}", c.address, key) for n, c in enumerate(best, 1)
+    ] + [(r.SHARE, f"Share {n}", c.address, key) for n, c in enumerate(best, 1)]
+    assert [p.description for p in seen] == ["Hunting… 0/12 volumes", "Hunting… 12/12 volumes"]
+    assert {(b.action, b.owner) for p in seen for b in p.buttons} == {(r.CANCEL, me.user_id)}
+    assert await core.state.prompt(key) == "Once upon a time"  # the buttons can read it
+
+
+@pytest.mark.parametrize(
+    "typed, volumes, note",
+    [
+        ("hunt", 8, ""),
+        ("hunt 16", 16, ""),
+        ("hunt 100 --top 1", 16, "⚠️ You may hunt up to 16 volumes at once while the library's "),
+    ],
+)
+async def test_hunt_defaults_and_caps_for_everyone_on_cpu_workers(
+    shelf, someone, typed, volumes, note
+):
+    reply = await shelf(**SMALL).handle(typed, someone())
+    assert reply.title.endswith(f"of {volumes} volumes")
+    assert reply.description.startswith(note)
+
+
+@pytest.mark.parametrize("who", [moderator, lambda: Requester("console", is_owner=True)])
+async def test_moderators_and_owners_may_hunt_more(shelf, who):
+    reply = await shelf(**SMALL).handle("hunt 100 --top 1", who())
+    assert reply.title == "The best 1 of 32 volumes"
+
+
+async def test_with_a_gpu_worker_alive_the_limits_are_the_gpu_ones(shelf, library):
+    r_ = redis.Redis.from_url(library.url)
+    r_.zadd(keys.WORKERS, {"gpu-1": time.time()})  # what a cuda worker's heartbeat writes
+    r_.hset(keys.worker("gpu-1"), mapping={"device": "cuda:0", "beat": time.time()})
+    try:
+        hunts = shelf(**SMALL).hunts
+        everyone = await hunts.limits(Actor("u", "u"))
+        mods = await hunts.limits(Actor("m", "m", "g", is_moderator=True))
+        assert (everyone, mods.cap) == (hunting.Limits(64, 128, True), 256)
+    finally:
+        r_.zrem(keys.WORKERS, "gpu-1")
+        r_.delete(keys.worker("gpu-1"))
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("hunt --score vibes", "There is no scorer 'vibes'; choose one of: default, words, "),
+        ("hunt --top 11", "--top takes a number from 1 to 10, not 11"),
+        ("hunt --top", "--top needs a value, e.g. !shelf hunt 64 Once upon a time --score words"),
+        ("hunt --fast 3", "Hunt has no option --fast: it takes --score NAME and --top K"),
+        ("hunt 0", '"0" is not a count of volumes: e.g. !shelf hunt 64 Once upon a time'),
+        ("hunt -5 words", '"-5" is not a count of volumes'),
+    ],
+)
+async def test_hunt_mistakes_are_refused_before_anything_is_queued(shelf, someone, typed, message):
+    reply = await shelf().handle(typed, someone())
+    assert reply.kind == r.ERROR
+    assert reply.description.startswith(message)
+
+
+async def test_a_hunt_without_a_count_is_a_prompt(shelf):
+    command = shelf().parse("hunt Translate to German --top 2")
+    assert (command.prompt, command.hunt.count, command.hunt.top) == (
+        "Translate to German",
+        None,
+        2,
+    )
+
+
+async def test_help_hunt_explains_the_scorers_and_the_limits(shelf, someone):
+    reply = await shelf(**SMALL).handle("help hunt", someone())
+    fields = {f.name: f.value for f in reply.fields}
+    assert reply.title == "!shelf hunt [count] [prompt] [--score NAME] [--top K]"
+    assert fields["Scorers (--score NAME)"] == explain()
+    assert fields["How many volumes"] == (
+        "With GPU workers: 64 by default, at most 128 (moderators 256). With CPU workers "
+        "only: 8, at most 16 (moderators 32)."
+    )
+    assert fields["Results (--top K)"] == "5 by default, 1 to 10"
+
+
+async def test_help_explains_any_one_command(shelf, someone):
+    core = shelf()
+    assert await core.handle("help read", someone()) == r.Reply(
+        r.INFO,
+        "Read the volume at an address, with your prompt or the default one.",
+        title="!shelf read <address> [prompt]",
+        fields=(r.Field("Example", "!shelf read babel-w3-s2-v17 Once upon a time", False),),
+    )
+    assert (await core.handle("help raed", someone())).description.startswith(
+        'Unknown command "raed". Did you mean "read"?'
+    )
+
+
+async def test_a_hunt_is_cancelled_by_its_starter_only(shelf, tmp_path, someone):
+    server = RedisServer(tmp_path).start()  # a Redis no worker serves: the jobs stay queued
+    try:
+        core, me = shelf(server.url, **SMALL), someone()
+        seen = asyncio.Queue()
+        task = asyncio.create_task(core.handle("hunt 40", me, seen.put))
+        waiting = await seen.get()
+        assert core.progress_reply(waiting) == r.Reply(
+            r.PROGRESS,
+            "Hunting… 0/16 volumes No worker is running right now: the hunt starts as soon as "
+            "one does.",
+            title="Hunt of 16 volumes",
+            buttons=(r.Button(r.CANCEL, "Cancel", job_id=waiting.job_id, owner=me.user_id),),
+        )
+        stranger = Requester("someone-else")
+        refused = await core.cancel(waiting.job_id, waiting.owner, stranger)
+        assert refused == r.error("Only the person who started this hunt can cancel it.", True)
+        assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 1
+        assert await core.cancel(waiting.job_id, waiting.owner, me) == r.Reply(
+            r.INFO,
+            "Cancelled: 1 part of the hunt will not be read; you get the best of what was read.",
+            private=True,
+        )
+        assert await task == r.Reply(r.INFO, "Hunt cancelled before any volume was read.")
+        assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 0
+    finally:
+        server.stop()
+
+
+async def test_the_console_hunts_and_hints_how_to_read_the_finds(shelf, tmp_path):
+    import io
+
+    from bot.console import Console, Style, render
+
+    out = io.StringIO()
+    core = shelf(invocation="", **SMALL)
+    console = Console(core, out, out, style=Style(False), interactive=False, files_dir=tmp_path)
+    reply = await console.answer("!shelf hunt 8 --top 2")
+    found = [b.address for b in reply.buttons if b.action == r.READ]
+    lines = render(reply, Style(False)).splitlines()
+    assert lines[0] == "The best 2 of 8 volumes"
+    assert lines[-1] == f"more: read {found[0]} · read {found[1]}"
