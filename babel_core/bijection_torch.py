@@ -8,16 +8,27 @@ which any reduction order gives exactly.
 For a short address the tail T is all zeros, so T1 = F1(H) is recomputed in the second pass
 instead of stored: one pass hashes T1 for the digest, one pass computes T1 + F2 and writes the
 weights (design.md §6).
+
+On CUDA the two passes are compiled (`torch.compile`, Triton) into fused kernels that build a
+whole batch of short addresses at once (`build_batch`): keys go in as int64 tensors, so one
+compilation serves every volume; the grid conversion is arithmetic or a table gather, as
+`grid.torch_arithmetic_exact` says for the device. If compilation fails, the eager chunked ops
+below build the same bits (a warning is logged once). The CPU uses numba (bijection_numba.py).
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import torch
 
 from . import bijection as ref
+from . import grid
 from .edition import HEAD, Edition
 from .grid import N, to_weights
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 
@@ -43,13 +54,18 @@ def mix64(x: torch.Tensor) -> torch.Tensor:
     return x ^ _lshr(x, 31)
 
 
-def counters(k: int, j: torch.Tensor) -> torch.Tensor:
-    return j * GAMMA + _s64(k)
+def counters(k: int | torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    return j * GAMMA + (k if isinstance(k, torch.Tensor) else _s64(k))
 
 
-def stream(k: int, j: torch.Tensor) -> torch.Tensor:
+def digit(counter: torch.Tensor) -> torch.Tensor:
+    """The stream digit of a counter: (mix64(counter) >> 11) mod N."""
+    return _lshr(mix64(counter), 11) % N
+
+
+def stream(k: int | torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     """Digits at positions j of key k's stream (see bijection.stream)."""
-    return _lshr(mix64(counters(k, j)), 11) % N
+    return digit(counters(k, j))
 
 
 def _positions(start: int, count: int, device) -> torch.Tensor:
@@ -138,3 +154,91 @@ def phi_inverse(edition: Edition, m: torch.Tensor) -> torch.Tensor:
         j = _positions(start, count, t2.device)
         t1[start : start + count] = (t1[start : start + count] - stream(k1, j)) % N
     return torch.cat([torch.from_numpy(h).to(t2.device), t1])
+
+
+# --- compiled, batched short-address builds (the CUDA path) -------------------------------
+
+
+def digest_kernel(
+    k1: torch.Tensor, kg: torch.Tensor, gamma: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The digest lanes [B], [B] of T1 = F(k1) for keys k1 [B] (int64): one fused pass.
+
+    `gamma` is GAMMA as a 0-d int64 tensor: a literal 64-bit constant times Triton's int32
+    index does not compile when a row has fewer than 2**31 elements.
+    """
+    j = torch.arange(n, dtype=torch.int64, device=k1.device)[None, :]
+    jg = j * gamma
+    m = mix64((jg + kg) ^ digit(jg + k1[:, None]))
+    return m.sum(dim=1), ((2 * j + 1) * m).sum(dim=1)
+
+
+def tail_kernel(
+    k1: torch.Tensor,
+    k2: torch.Tensor,
+    gamma: torch.Tensor,
+    out: torch.Tensor,
+    table: torch.Tensor | None,
+) -> None:
+    """out [B, n] = grid(F(k1) + F(k2) mod N), one row per key pair; `table` None: arithmetic."""
+    jg = torch.arange(out.shape[1], dtype=torch.int64, device=out.device)[None, :] * gamma
+    v = _add_mod(digit(jg + k1[:, None]), digit(jg + k2[:, None]))
+    out.copy_(to_weights(v) if table is None else table[v])
+
+
+_compiled: dict[str, object] = {}
+_compile_failed: list[bool] = []
+
+
+def _kernels(compiled: bool):
+    """(digest, tail), compiled once per process; a second shape recompiles them with dynamic
+    sizes (torch.compile's default), so batch sizes and editions do not recompile forever."""
+    if not compiled:
+        return digest_kernel, tail_kernel
+    if not _compiled:
+        _compiled["digest"] = torch.compile(digest_kernel)
+        _compiled["tail"] = torch.compile(tail_kernel)
+    return _compiled["digest"], _compiled["tail"]
+
+
+def _s64_tensor(keys: list[int], device) -> torch.Tensor:
+    return torch.tensor([_s64(k) for k in keys], dtype=torch.int64, device=device)
+
+
+def build_batch(
+    edition: Edition, heads: list[np.ndarray], out: torch.Tensor, compiled: bool = True
+) -> None:
+    """Write Φ((head, 0...0)) of every head into the rows of `out` [>= B, P] (float32).
+
+    Two kernel calls for the whole batch and one device-to-host copy of the digests; the
+    heads' keys and expansions are host work on 16 digits each. `compiled=False` runs the
+    same kernels eagerly (tests on small editions: eager, they hold [B, P] temporaries). If
+    compilation fails, each row is built by `build_weights` (warned once).
+    """
+    if compiled and _compile_failed:
+        for row, head in zip(out, heads, strict=False):
+            build_weights(edition, head, row)
+        return
+    try:
+        _build_batch(edition, heads, out, *_kernels(compiled))
+    except Exception:  # noqa: BLE001 - any compiler failure: the eager build gives the same bits
+        if not compiled:
+            raise
+        log.warning("torch.compile failed for the build; using eager torch ops", exc_info=True)
+        _compile_failed.append(True)
+        build_batch(edition, heads, out)
+
+
+def _build_batch(edition: Edition, heads: list[np.ndarray], out: torch.Tensor, digest, tail):
+    P, B, dev = edition.param_count, len(heads), out.device
+    assert out.dtype == torch.float32 and out.shape[-1] == P and out.shape[0] >= B
+    hs = [np.asarray(h, dtype=np.int64) for h in heads]
+    k1 = _s64_tensor([ref.key(edition, "F1", h) for h in hs], dev)
+    kg = torch.tensor(_s64(ref.key(edition, "G")), dtype=torch.int64, device=dev)
+    gamma = torch.tensor(GAMMA, dtype=torch.int64, device=dev)
+    table = None if grid.torch_arithmetic_exact(dev) else grid._table_on(str(dev))
+    d1, d2 = (d.cpu().tolist() for d in digest(k1, kg, gamma, P - HEAD))
+    h1 = [(h + _expand(edition, a, b)) % N for h, a, b in zip(hs, d1, d2, strict=True)]
+    k2 = _s64_tensor([ref.key(edition, "F2", h) for h in h1], dev)
+    out[:B, :HEAD] = to_weights(torch.from_numpy(np.stack(h1)).to(dev))
+    tail(k1, k2, gamma, out[:B, HEAD:], table)

@@ -121,7 +121,7 @@ DEFAULT_EDITION = T5_SMALL.name
 
 
 class UnknownEdition(LibraryError, ValueError):
-    pass
+    """An edition name the library does not hold; the message lists the ones it does."""
 
 
 def get_edition(name: str) -> Edition:

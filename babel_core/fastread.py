@@ -46,11 +46,21 @@ class FastReader:
         self.built = 0  # rows holding the volumes of the last build
 
     def build(self, volumes: Sequence[Volume]) -> None:
-        """Fill the first len(volumes) rows, one volume per row."""
+        """Fill the first len(volumes) rows, one volume per row.
+
+        On CUDA the short addresses are built together by the compiled batch kernels
+        (bijection_torch.build_batch); call slips and other devices go row by row.
+        """
         if not 1 <= len(volumes) <= self.batch:
             raise ValueError(f"build 1 to {self.batch} volumes at a time, not {len(volumes)}")
-        for row, volume in zip(self.flat, volumes, strict=False):
-            self._fill(row, volume)
+        if self.device.type == "cuda" and all(isinstance(v, Address) for v in volumes):
+            from . import bijection_torch
+
+            heads = [head_digits(v) for v in volumes]
+            bijection_torch.build_batch(self.edition, heads, self.flat[: len(volumes)])
+        else:
+            for row, volume in zip(self.flat, volumes, strict=False):
+                self._fill(row, volume)
         self.built = len(volumes)
 
     def read_built(

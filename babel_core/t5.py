@@ -22,6 +22,12 @@ transformers 5.x runs for T5 on the CPU in float32, in its order and shapes. In 
   cross-attention keys and values are computed once from the encoder output.
 A batch of B volumes on one prompt gives every volume the very floats it gets alone:
 elementwise ops, row-wise reductions and attention do not mix volumes (tests/test_t5.py).
+
+On CUDA that loop costs ~100k kernel launches per batch, so there (`batched`, default: the
+weights are on a CUDA device) projections are one `torch.matmul` with the [B, out, in] weights
+and attention one batched `scaled_dot_product_attention`: the GPU's reading of each volume. It
+may differ from the CPU canonical reading by a rare argmax flip (measured on an H200: 999 of
+1000 t5-small volumes equal; docs/reading.md). `batched=True` runs the same math on the CPU.
 """
 
 from __future__ import annotations
@@ -113,8 +119,11 @@ def bind(edition: Edition, flat: torch.Tensor) -> dict[str, torch.Tensor]:
 # --- the layers ---------------------------------------------------------------------------
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """x [B, T, in] times each volume's weight [B, out, in] transposed: F.linear per volume."""
+def linear(x: torch.Tensor, weight: torch.Tensor, batched: bool = False) -> torch.Tensor:
+    """x [B, T, in] times each volume's weight [B, out, in] transposed: F.linear per volume,
+    or one batched matmul (`batched`, the GPU path)."""
+    if batched:
+        return torch.matmul(x, weight.transpose(-1, -2))
     if x.shape[0] == 1:
         return F.linear(x, weight[0])
     return torch.cat([F.linear(x[b : b + 1], weight[b]) for b in range(x.shape[0])])
@@ -169,12 +178,23 @@ def heads(cfg: T5Config, x: torch.Tensor) -> torch.Tensor:
     return x.view(x.shape[0], x.shape[1], -1, cfg.d_kv).transpose(1, 2)
 
 
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor | None,
+    batched: bool = False,
+) -> torch.Tensor:
     """Unscaled dot-product attention plus a bias: [B, heads, T, d_kv] -> [B, T, inner].
 
     One call per volume: the CPU kernel's last bits depend on which thread gets a (volume,
-    head) pair, so a batched call would not round like the volume's own reading.
+    head) pair, so a batched call would not round like the volume's own reading. `batched`
+    (the GPU path) makes one call for all volumes; there a None bias means no bias.
     """
+    if batched:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=0.0, scale=1.0)
+        out = out.transpose(1, 2).contiguous()
+        return out.reshape(out.shape[0], out.shape[1], -1)
 
     def one(b: int) -> torch.Tensor:
         mask = bias[b : b + 1] if bias.shape[0] > 1 else bias
@@ -187,16 +207,20 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor
     return out.reshape(out.shape[0], out.shape[1], -1).contiguous()
 
 
-def feed_forward(w: dict[str, torch.Tensor], prefix: str, x: torch.Tensor) -> torch.Tensor:
-    h = linear(x, w[f"{prefix}.DenseReluDense.wi.weight"])
+def feed_forward(
+    w: dict[str, torch.Tensor], prefix: str, x: torch.Tensor, batched: bool = False
+) -> torch.Tensor:
+    h = linear(x, w[f"{prefix}.DenseReluDense.wi.weight"], batched)
     h = F.relu(h)
-    return linear(h, w[f"{prefix}.DenseReluDense.wo.weight"])
+    return linear(h, w[f"{prefix}.DenseReluDense.wo.weight"], batched)
 
 
 # --- the encoder --------------------------------------------------------------------------
 
 
-def encode(cfg: T5Config, w: dict[str, torch.Tensor], input_ids: torch.Tensor) -> torch.Tensor:
+def encode(
+    cfg: T5Config, w: dict[str, torch.Tensor], input_ids: torch.Tensor, batched: bool = False
+) -> torch.Tensor:
     """The encoder's output [B, L, d] for input ids [B, L] (each row through its own volume)."""
     eps = cfg.layer_norm_epsilon
     x = w["shared.weight"][
@@ -210,10 +234,10 @@ def encode(cfg: T5Config, w: dict[str, torch.Tensor], input_ids: torch.Tensor) -
         if bias is None:
             table = w[f"{a}.relative_attention_bias.weight"]
             bias = position_bias(cfg, table, length, length, 0, bidirectional=True)
-        q, k, v = (heads(cfg, linear(h, w[f"{a}.{n}.weight"])) for n in "qkv")
-        x = x + linear(attend(q, k, v, bias), w[f"{a}.o.weight"])
+        q, k, v = (heads(cfg, linear(h, w[f"{a}.{n}.weight"], batched)) for n in "qkv")
+        x = x + linear(attend(q, k, v, bias, batched), w[f"{a}.o.weight"], batched)
         f = f"encoder.block.{i}.layer.1"
-        x = x + feed_forward(w, f, layer_norm(x, w[f"{f}.layer_norm.weight"], eps))
+        x = x + feed_forward(w, f, layer_norm(x, w[f"{f}.layer_norm.weight"], eps), batched)
     return layer_norm(x, w["encoder.final_layer_norm.weight"], eps)
 
 
@@ -223,14 +247,24 @@ def encode(cfg: T5Config, w: dict[str, torch.Tensor], input_ids: torch.Tensor) -
 class DecoderCache:
     """Keys and values per decoder block: self-attention grows by one per step, cross is fixed."""
 
-    def __init__(self, cfg: T5Config, w: dict[str, torch.Tensor], encoded: torch.Tensor):
+    def __init__(
+        self,
+        cfg: T5Config,
+        w: dict[str, torch.Tensor],
+        encoded: torch.Tensor,
+        batched: bool = False,
+    ):
+        self.batched = batched
         self.self_kv: list[tuple[torch.Tensor, torch.Tensor] | None] = [
             None
         ] * cfg.num_decoder_layers
         self.cross_kv = []
         for i in range(cfg.num_decoder_layers):
             a = f"decoder.block.{i}.layer.1.EncDecAttention"
-            k, v = (heads(cfg, linear(encoded, w[f"{a}.{n}.weight"])).contiguous() for n in "kv")
+            k, v = (
+                heads(cfg, linear(encoded, w[f"{a}.{n}.weight"], batched)).contiguous()
+                for n in "kv"
+            )
             self.cross_kv.append((k, v))
         self.steps = 0
 
@@ -252,60 +286,73 @@ def decode_step(
     """Logits [B, vocab] for the next token, given each volume's last token [B, 1]."""
     eps = cfg.layer_norm_epsilon
     x = w["shared.weight"][torch.arange(tokens.shape[0], device=tokens.device)[:, None], tokens]
-    past = cache.steps
+    past, batched = cache.steps, cache.batched
     self_bias = cross_bias = None
     for i in range(cfg.num_decoder_layers):
         a = f"decoder.block.{i}.layer.0.SelfAttention"
         h = layer_norm(x, w[f"decoder.block.{i}.layer.0.layer_norm.weight"], eps)
-        q, k, v = (heads(cfg, linear(h, w[f"{a}.{n}.weight"])) for n in "qkv")
+        q, k, v = (heads(cfg, linear(h, w[f"{a}.{n}.weight"], batched)) for n in "qkv")
         k, v = cache.grow(i, k, v)
         if self_bias is None:
             table = w[f"{a}.relative_attention_bias.weight"]
             self_bias = position_bias(cfg, table, 1, past + 1, past, bidirectional=False)
-        x = x + linear(attend(q, k, v, self_bias), w[f"{a}.o.weight"])
+        x = x + linear(attend(q, k, v, self_bias, batched), w[f"{a}.o.weight"], batched)
 
         c = f"decoder.block.{i}.layer.1.EncDecAttention"
         h = layer_norm(x, w[f"decoder.block.{i}.layer.1.layer_norm.weight"], eps)
-        q = heads(cfg, linear(h, w[f"{c}.q.weight"]))
+        q = heads(cfg, linear(h, w[f"{c}.q.weight"], batched))
         k, v = cache.cross_kv[i]
-        if cross_bias is None:
+        if cross_bias is None and not batched:  # batched: adding zeros is no bias at all
             cross_bias = torch.zeros(
                 1, cfg.num_heads, 1, k.shape[2], dtype=q.dtype, device=q.device
             )
-        x = x + linear(attend(q, k, v, cross_bias), w[f"{c}.o.weight"])
+        x = x + linear(attend(q, k, v, cross_bias, batched), w[f"{c}.o.weight"], batched)
 
         f = f"decoder.block.{i}.layer.2"
-        x = x + feed_forward(w, f, layer_norm(x, w[f"{f}.layer_norm.weight"], eps))
+        x = x + feed_forward(w, f, layer_norm(x, w[f"{f}.layer_norm.weight"], eps), batched)
     cache.steps += 1
     x = layer_norm(x, w["decoder.final_layer_norm.weight"], eps)
     x = x * (cfg.d_model**-0.5)  # T5 v1.0 ties the lm_head to the embeddings and rescales
-    return linear(x, w["shared.weight"])[:, -1, :]
+    return linear(x, w["shared.weight"], batched)[:, -1, :]
+
+
+STOP_CHECK_EVERY = 8  # decode steps between "has every volume stopped?" on a GPU
 
 
 @torch.no_grad()
 def generate(
-    edition: Edition, w: dict[str, torch.Tensor], input_ids: list[int], max_tokens: int
+    edition: Edition,
+    w: dict[str, torch.Tensor],
+    input_ids: list[int],
+    max_tokens: int,
+    batched: bool | None = None,
 ) -> list[list[int]]:
     """Greedy decoding of every volume in `w` on one prompt: each volume's new ids.
 
     A volume's ids stop after its eos (included, as read.generate returns them); finished
-    volumes ride along until every volume has stopped or max_tokens is reached.
+    volumes are fed pad until every volume has stopped or max_tokens is reached. `batched`
+    (default: the weights are on CUDA) picks the batched ops (module docstring). Tokens stay on
+    the device; on a GPU "all stopped?" is asked every STOP_CHECK_EVERY steps, not every step
+    (the extra steps of stopped volumes record nothing, so the ids are the same).
     """
     cfg = T5Config.from_edition(edition)
     batch, device = w["shared.weight"].shape[0], w["shared.weight"].device
-    encoded = encode(cfg, w, torch.tensor([input_ids] * batch, device=device))
-    cache = DecoderCache(cfg, w, encoded)
+    if batched is None:
+        batched = device.type == "cuda"
+    check_every = STOP_CHECK_EVERY if device.type == "cuda" else 1
+    encoded = encode(cfg, w, torch.tensor([input_ids] * batch, device=device), batched)
+    cache = DecoderCache(cfg, w, encoded, batched)
     tokens = torch.full((batch, 1), edition.decoder_start_id, dtype=torch.long, device=device)
-    out: list[list[int]] = [[] for _ in range(batch)]
-    running = [True] * batch
-    for _ in range(max_tokens):
-        chosen = decode_step(cfg, w, tokens, cache).argmax(dim=-1).tolist()
-        for b, token in enumerate(chosen):
-            if running[b]:
-                out[b].append(token)
-                running[b] = token != edition.eos_id
-        if not any(running):
+    chosen_at, kept_at = [], []  # per step: [B] ids, [B] whether the volume was still running
+    running = torch.ones(batch, dtype=torch.bool, device=device)
+    for step in range(max_tokens):
+        chosen = decode_step(cfg, w, tokens, cache).argmax(dim=-1)
+        chosen_at.append(chosen)
+        kept_at.append(running)
+        running = running & (chosen != edition.eos_id)
+        if (step + 1) % check_every == 0 and not bool(running.any()):
             break
-        fed = [token if run else edition.pad_id for token, run in zip(chosen, running, strict=True)]
-        tokens = torch.tensor(fed, dtype=torch.long, device=device)[:, None]
-    return out
+        tokens = torch.where(running, chosen, edition.pad_id)[:, None]
+    ids = torch.stack(chosen_at, dim=1).tolist()
+    kept = torch.stack(kept_at, dim=1).sum(dim=1).tolist()
+    return [row[:n] for row, n in zip(ids, kept, strict=True)]

@@ -90,3 +90,50 @@ def test_short_address_digits_are_uniform_by_chi_square():
     low_bits = np.bincount(m % 256, minlength=256)  # the hash's low bits too
     chi2_low = float(((low_bits - len(m) / 256) ** 2 / (len(m) / 256)).sum())
     assert abs(chi2_low - 255) < 6 * np.sqrt(2 * 255)
+
+
+def test_compiled_batch_build_equals_numba_bit_for_bit_on_tiny():
+    """The CUDA build path (torch.compile kernels, keys as tensors) run on the CPU: 3 volumes
+    in one call, and again from the same compilation, equal bijection_numba's floats."""
+    import random
+
+    from babel_core.address import random_address
+    from babel_core.build import head_digits
+
+    heads = [head_digits(random_address(random.Random(i))) for i in range(6)]
+    out = torch.empty(3, TINY.param_count)
+    want = np.empty(TINY.param_count, dtype=np.float32)
+    for first in (0, 3):
+        tfast.build_batch(TINY, heads[first : first + 3], out, compiled=True)
+        for head, row in zip(heads[first : first + 3], out, strict=True):
+            fast.build_weights(TINY, head, want)
+            assert np.array_equal(row.numpy().view(np.uint32), want.view(np.uint32))
+
+
+def test_eager_batch_build_with_the_table_gather_equals_numba_on_tiny(monkeypatch):
+    """The grid by table gather (CUDA's float32 division is not the table's) gives the same."""
+    import random
+
+    from babel_core.address import random_address
+    from babel_core.build import head_digits
+
+    monkeypatch.setattr(grid, "torch_arithmetic_exact", lambda device: False)
+    heads = [head_digits(random_address(random.Random(10 + i))) for i in range(4)]
+    out = torch.empty(4, TINY.param_count)
+    tfast.build_batch(TINY, heads, out, compiled=False)
+    want = np.empty(TINY.param_count, dtype=np.float32)
+    for head, row in zip(heads, out, strict=True):
+        fast.build_weights(TINY, head, want)
+        assert np.array_equal(row.numpy().view(np.uint32), want.view(np.uint32))
+
+
+def test_compiled_batch_build_equals_numba_on_one_t5_small_volume():
+    from babel_core.address import parse_address
+    from babel_core.build import head_digits
+
+    head = head_digits(parse_address("babel-w3-s2-v17"))
+    out = torch.empty(1, T5_SMALL.param_count)
+    tfast.build_batch(T5_SMALL, [head], out, compiled=True)
+    want = np.empty(T5_SMALL.param_count, dtype=np.float32)
+    fast.build_weights(T5_SMALL, head, want)
+    assert np.array_equal(out[0].numpy().view(np.uint32), want.view(np.uint32))

@@ -97,3 +97,18 @@ def test_t5_small_readings_equal_transformers_generate():
         ids = encode_prompt(T5_SMALL, PROMPTS[n % len(PROMPTS)])
         ref = generate(reader.model, T5_SMALL, ids, 32)
         assert t5.generate(T5_SMALL, t5.bind(T5_SMALL, reader.builder.flat), ids, 32) == [ref]
+
+
+def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
+    """The GPU path's math (one matmul, one attention call per batch) run on the CPU: every
+    volume of a batch of 50 gets the same ids as its own per-volume reading."""
+    from babel_core.fastread import FastReader
+
+    reader = FastReader(TINY, batch=50)
+    reader.build([random_address(random.Random(2000 + i)) for i in range(50)])
+    w = t5.bind(TINY, reader.flat)
+    for prompt in PROMPTS[:3]:
+        ids = encode_prompt(TINY, prompt)
+        loop = t5.generate(TINY, w, ids, 32, batched=False)
+        batched = t5.generate(TINY, w, ids, 32, batched=True)
+        assert sum(a == b for a, b in zip(loop, batched, strict=True)) == 50, prompt
