@@ -22,6 +22,7 @@ from babel_core.scorers import explain
 from bot import reply as r
 from bot.actor import Actor
 from bot.commands import Requester
+from bot.hunting import NOTHING
 from bot.state import prompt_key
 
 pytest_plugins = ["shelf_fixtures"]
@@ -67,7 +68,8 @@ async def test_a_hunt_replies_with_the_best_volumes_each_with_read_and_share_but
     assert [f.name for f in reply.fields] == [
         f"{n}. {c.address} · {c.score:.3f}" for n, c in enumerate(best, 1)
     ]
-    assert [f.value for f in reply.fields] == [" ".join(c.text.split())[:100] for c in best]
+    lines = [" ".join(c.text.split()) or NOTHING for c in best]  # one line, at most 100 chars
+    assert [f.value for f in reply.fields] == [s if len(s) <= 100 else s[:99] + "…" for s in lines]
     assert [(b.action, b.label, b.address, b.prompt_key) for b in reply.buttons] == [
         (r.READ, f"Read {n}", c.address, key) for n, c in enumerate(best, 1)
     ] + [(r.SHARE, f"Share {n}", c.address, key) for n, c in enumerate(best, 1)]
