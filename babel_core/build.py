@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import torch
 
-from . import bijection, grid
+from . import grid
 from .address import Address, index_to_digits
 from .edition import HEAD, Edition
 
@@ -79,38 +79,35 @@ class Builder:
         self.flat = torch.empty(edition.param_count, dtype=torch.float32, device=self.device)
         assign_flat(self.model, self.entries, self.flat)
 
-    def build(self, address: Address):
-        """Fill the model with the volume at a (short) address; returns the model."""
-        self._fill_short(head_digits(address))
+    def build(self, volume: Address | np.ndarray):
+        """Fill the model with a volume (a short Address, or a call slip's full digit vector)."""
+        fill_weights(self.edition, self.flat, volume)
         return self.model
 
-    def build_digits(self, digits: np.ndarray):
-        """Fill the model with the volume whose full address digits are given (a call slip)."""
-        if self.device.type == "cpu":
-            from . import bijection_numba as fast
 
-            m = fast.phi(self.edition, digits)
-            self.flat.copy_(torch.from_numpy(grid.digits_to_weights_np(m)))
-        else:
-            from . import bijection_torch as fast
+def fill_weights(edition: Edition, out: torch.Tensor, volume: Address | np.ndarray) -> None:
+    """Write a volume's float32 weights into `out` (P floats) on out's device.
 
-            m = fast.phi(self.edition, torch.as_tensor(digits, device=self.device))
-            grid.to_weights(m, out=self.flat)
-        return self.model
-
-    def _fill_short(self, head: np.ndarray) -> None:
-        if self.device.type == "cpu":
+    A short address takes the fused two-pass build; a full digit vector takes Φ and the grid.
+    The CPU runs the numba kernels, other devices the torch ones: the same bits either way.
+    """
+    cpu = out.device.type == "cpu"
+    if isinstance(volume, Address):
+        if cpu:
             from . import bijection_numba
 
-            bijection_numba.build_weights(self.edition, head, self.flat.numpy())
+            bijection_numba.build_weights(edition, head_digits(volume), out.numpy())
         else:
             from . import bijection_torch
 
-            bijection_torch.build_weights(self.edition, head, self.flat)
+            bijection_torch.build_weights(edition, head_digits(volume), out)
+    elif cpu:
+        from . import bijection_numba
 
+        m = bijection_numba.phi(edition, volume)
+        out.copy_(torch.from_numpy(grid.digits_to_weights_np(m)))
+    else:
+        from . import bijection_torch
 
-def weights_of(edition: Edition, address: Address) -> np.ndarray:
-    """Reference weights of a short address from the NumPy definition (slow; for tests)."""
-    a = np.zeros(edition.param_count, dtype=np.int64)
-    a[:HEAD] = head_digits(address)
-    return grid.digits_to_weights_np(bijection.phi(edition, a))
+        m = bijection_torch.phi(edition, torch.as_tensor(volume, device=out.device))
+        grid.to_weights(m, out=out)

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from . import grid, t5
+from . import t5
 from .address import Address
-from .build import head_digits
+from .build import fill_weights, head_digits
 from .edition import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, Edition
 from .read import Reading, check_max_tokens, encode_prompt, reading_of, strict_float32
 
@@ -60,7 +60,7 @@ class FastReader:
             bijection_torch.build_batch(self.edition, heads, self.flat[: len(volumes)])
         else:
             for row, volume in zip(self.flat, volumes, strict=False):
-                self._fill(row, volume)
+                fill_weights(self.edition, row, volume)
         self.built = len(volumes)
 
     def read_built(
@@ -103,26 +103,3 @@ class FastReader:
     def _generate(self, input_ids: list[int], max_tokens: int) -> list[list[int]]:
         weights = t5.bind(self.edition, self.flat[: self.built])
         return t5.generate(self.edition, weights, input_ids, max_tokens)
-
-    def _fill(self, row: torch.Tensor, volume: Volume) -> None:
-        """The same weights as build.Builder: the fused kernel for short addresses."""
-        cpu = self.device.type == "cpu"
-        if isinstance(volume, Address):
-            if cpu:
-                from . import bijection_numba
-
-                bijection_numba.build_weights(self.edition, head_digits(volume), row.numpy())
-            else:
-                from . import bijection_torch
-
-                bijection_torch.build_weights(self.edition, head_digits(volume), row)
-        elif cpu:
-            from . import bijection_numba
-
-            m = bijection_numba.phi(self.edition, volume)
-            row.copy_(torch.from_numpy(grid.digits_to_weights_np(m)))
-        else:
-            from . import bijection_torch
-
-            m = bijection_torch.phi(self.edition, torch.as_tensor(volume, device=self.device))
-            grid.to_weights(m, out=row)

@@ -127,10 +127,7 @@ class Reader:
         check_max_tokens(max_tokens)
         input_ids = encode_prompt(self.edition, prompt)
         start = time.perf_counter()
-        if isinstance(address, Address):
-            self.builder.build(address)
-        else:
-            self.builder.build_digits(address)
+        self.builder.build(address)
         new_ids = generate(self.model, self.edition, input_ids, max_tokens)
         return reading_of(self.edition, new_ids, time.perf_counter() - start)
 

@@ -142,7 +142,7 @@ def test_a_model_trained_in_the_test_is_located_and_read_back_from_its_slip(tmp_
     for ids in prompts:
         expected = generate(model, TINY, ids + [TINY.eos_id], 8)
         edition, digits = read_slip(tmp_path / "trained.slip")
-        reader.builder.build_digits(digits)
+        reader.builder.build(digits)
         assert generate(reader.model, TINY, ids + [TINY.eos_id], 8) == expected
 
 
