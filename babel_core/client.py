@@ -188,13 +188,7 @@ class LibraryClient:
         )
         done = await self._retrying(
             lambda: self._cancel(
-                keys=[
-                    keys.result(job_id),
-                    keys.inflight(job_id),
-                    keys.waiters(job_id),
-                    keys.JOBS,
-                    keys.RESULTS,
-                ],
+                keys=keys.answering(job_id),
                 args=[
                     keys.GROUP,
                     requester,

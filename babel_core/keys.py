@@ -51,6 +51,11 @@ def result(job_id: str) -> str:
     return f"{PREFIX}result:{job_id}"
 
 
+def answering(job_id: str) -> list[str]:
+    """The KEYS of every script that answers a job (finish, cancel), in their order."""
+    return [result(job_id), inflight(job_id), waiters(job_id), JOBS, RESULTS]
+
+
 def weights(edition_id: str, address: str) -> str:
     """A built volume's float32 weights (the weights-in-Redis tier)."""
     return f"{PREFIX}weights:{edition_id}:{address}"

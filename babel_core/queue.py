@@ -213,13 +213,7 @@ class Queue:
         """Store the answer and acknowledge the entry; False if the job was already answered."""
         job_id = delivery.job_id
         delivered = self._finish(
-            keys=[
-                keys.result(job_id),
-                keys.inflight(job_id),
-                keys.waiters(job_id),
-                keys.JOBS,
-                keys.RESULTS,
-            ],
+            keys=keys.answering(job_id),
             args=[
                 keys.GROUP,
                 delivery.entry,
