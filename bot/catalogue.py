@@ -1,14 +1,11 @@
-"""The catalogue's commands, for the command core: share, browse, vote, bookmarks, moderation.
+"""The catalogue's commands answered, for the command core: share, browse, vote, bookmarks,
+moderation.
 
-    share [address] [prompt] [| title]     discoveries [top|new|mine|@person] [page]
-    show D-5    vote D-5    unvote D-5      leaders [page]       report D-5 <reason>
-    bookmark <name> <address>               bookmarks [@person] [page]     unbookmark <name>
-    mod queue|hide|restore|delete|ban|unban|log|bans ...
-
-`Catalogue.parse` checks what was typed (nothing touches Redis until it is right) and
-`Catalogue.run` answers with a `Reply`, using the services in bot/discoveries.py,
-bot/bookmarks.py and bot/moderation.py. The command core (bot/commands.py) dispatches here and
-hands over an `Actor`. Sharing reads the tuple through the queue (usually a cached reading),
+`Catalogue` is an `AskParser` (bot/catalogue_parse.py: what people type, checked before
+anything touches Redis); `Catalogue.run` answers a checked `Ask` with a `Reply`, using the
+services in bot/discoveries.py, bot/bookmarks.py and bot/moderation.py, and draws listings
+with bot/catalogue_replies.py. The command core (bot/commands.py) dispatches here and hands
+over an `Actor`. Sharing reads the tuple through the queue (usually a cached reading),
 records it, and starts the verification: the cached reading is dropped and a worker reads the
 tuple again; `record_reread` marks the discovery verified or flagged.
 """
@@ -20,18 +17,24 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from babel_core import jobs, keys
-from babel_core.address import parse_address
 from babel_core.edition import DEFAULT_PROMPT, Edition
-from babel_core.errors import LibraryError
 from babel_core.settings import Settings
 
 from . import reply as r
 from .actor import Actor
-from .bookmarks import SIGIL, Bookmarks, parse_name
+from .bookmarks import Bookmarks
+from .catalogue_parse import Ask, AskParser, CatalogueError
+from .catalogue_replies import (
+    ban_line,
+    discovery_field,
+    log_line,
+    n_votes,
+    page_buttons,
+    queue_field,
+    when,
+)
 from .discoveries import (
     FLAGGED,
     MINE,
@@ -46,93 +49,20 @@ from .discoveries import (
     ref,
 )
 from .durable import Durability, text
-from .moderation import BAN, LogEntry, Moderation, QueueEntry
+from .moderation import BAN, Moderation
 from .wordfilter import WordFilter
 
 log = logging.getLogger(__name__)
 
-# name -> (usage, summary, example), for the command core's help and parser.
-SPECS: dict[str, tuple[str, str, str]] = {
-    "share": (
-        "share [address] [prompt] [| title]",
-        "Share a volume you found (the last one you read, if you give no address).",
-        "share babel-w3-s2-v17 Once upon a time | A fairy tale",
-    ),
-    "discoveries": (
-        "discoveries [top|new|mine|@person] [page]",
-        "Browse what people found: most votes, newest, yours, or one person's.",
-        "discoveries new",
-    ),
-    "show": ("show <id>", "One discovery: its reading, finder and votes.", "show D-12"),
-    "vote": ("vote <id>", "Vote for a discovery (once; unvote takes it back).", "vote D-12"),
-    "unvote": ("unvote <id>", "Take back your vote for a discovery.", "unvote D-12"),
-    "leaders": ("leaders [page]", "The finders whose discoveries have the most votes.", "leaders"),
-    "report": (
-        "report <id or @bookmark> <reason>",
-        "Tell this server's moderators about a discovery or a bookmark.",
-        "report D-12 spam",
-    ),
-    "bookmark": (
-        "bookmark <name> <address>",
-        "Name a volume; then @name works wherever an address does.",
-        "bookmark lighthouse babel-w3-s2-v17",
-    ),
-    "bookmarks": ("bookmarks [@person] [page]", "Your bookmarks, or someone's.", "bookmarks"),
-    "unbookmark": ("unbookmark <name>", "Remove one of your bookmarks.", "unbookmark lighthouse"),
-    "mod": (
-        "mod queue|hide|restore|delete|ban|unban|log|bans ...",
-        "For moderators: the review queue, hiding and restoring, bans, the log.",
-        "mod hide D-12 spam",
-    ),
-}
-MOD = {
-    "queue": "mod queue [page]",
-    "hide": "mod hide <id or @bookmark> [reason]",
-    "restore": "mod restore <id or @bookmark> [reason]",
-    "delete": "mod delete <id or @bookmark> [reason]",
-    "ban": "mod ban <@person> [everywhere] [reason]",
-    "unban": "mod unban <@person> [everywhere]",
-    "log": "mod log [page]",
-    "bans": "mod bans",
-}
-VIEWS = (TOP, NEW, MINE)
 VERIFY_TIMEOUT_S = 600.0
 VERIFIER = "catalogue-verify"  # the requester of verification re-reads
 _MENTION = re.compile(r"<@!?([0-9A-Za-z_-]{1,40})>|([0-9]{5,20})")
-_PAGE = re.compile(r"[0-9]{1,4}")
-
-
-class CatalogueError(LibraryError, ValueError):
-    """A catalogue command typed wrong; the message is the reply."""
-
-
-@dataclass(frozen=True)
-class Ask:
-    """A checked catalogue command."""
-
-    name: str
-    sub: str = ""  # mod's subcommand; the view of discoveries
-    target: str = ""  # a discovery id, @bookmark, address or person
-    text: str = ""  # prompt, reason
-    title: str = ""
-    page: int = 1
-    everywhere: bool = False
-
 
 Reader = Callable[[jobs.Job], Awaitable[jobs.Result]]
 Last = Callable[[], Awaitable[tuple[str, str] | None]]
 
 
-def _split(text: str) -> tuple[str, str]:
-    parts = text.strip().split(maxsplit=1)
-    return (parts[0], parts[1].strip() if len(parts) > 1 else "") if parts else ("", "")
-
-
-def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-class Catalogue:
+class Catalogue(AskParser):
     """The catalogue commands on one Redis. `open()` (async) detects how writes are made
     durable before the first command."""
 
@@ -175,93 +105,6 @@ class Catalogue:
         owner = who.is_owner or who.user_id in self.owners
         return Actor(who.user_id, who.name or who.user_id, who.guild_id, who.is_moderator, owner)
 
-    # -- parsing -------------------------------------------------------------------------
-
-    def example(self, name: str) -> str:
-        return f"{self.invocation}{SPECS[name][2]}"
-
-    def parse(self, name: str, rest: str) -> Ask:
-        """A checked catalogue command from what followed its name; raises CatalogueError."""
-        rest = rest.strip()
-        if name == "share":
-            left, _, title = rest.partition("|")
-            target, prompt = _split(left)
-            if target and not (target.startswith(SIGIL) or _is_address(target)):
-                raise CatalogueError(
-                    f"share takes an address (or @bookmark) first, then a prompt: e.g. "
-                    f"{self.example('share')}; with no address it shares the last volume you read"
-                )
-            return Ask(name, target=target, text=prompt, title=title.strip())
-        if name in ("show", "vote", "unvote"):
-            target, extra = _split(rest)
-            if not target or extra:
-                raise CatalogueError(f"{name} takes one discovery id: e.g. {self.example(name)}")
-            return Ask(name, target=ref(parse_id(target)))
-        if name in ("discoveries", "bookmarks", "leaders"):
-            return self._listing(name, rest)
-        if name == "report":
-            target, reason = _split(rest)
-            if not target or not reason:
-                raise CatalogueError(f"Report what, and why? e.g. {self.example('report')}")
-            return Ask(name, target=_item(target), text=reason)
-        if name == "bookmark":
-            bookmark, address = _split(rest)
-            if not bookmark or not address or len(address.split()) > 1:
-                raise CatalogueError(
-                    f"bookmark takes a name and an address: e.g. {self.example(name)}"
-                )
-            return Ask(name, target=parse_name(bookmark), text=address)
-        if name == "unbookmark":
-            bookmark, extra = _split(rest)
-            if not bookmark or extra:
-                raise CatalogueError(f"unbookmark takes one name: e.g. {self.example(name)}")
-            return Ask(name, target=parse_name(bookmark))
-        return self._mod(rest)
-
-    def _listing(self, name: str, rest: str) -> Ask:
-        words = rest.split()
-        page = 1
-        if words and _PAGE.fullmatch(words[-1]):
-            page = int(words.pop())
-        if page < 1:
-            raise CatalogueError("pages are numbered from 1")
-        if name == "leaders":
-            if words:
-                raise CatalogueError(
-                    f"leaders takes a page number at most: e.g. {self.invocation}leaders 2"
-                )
-            return Ask(name, page=page)
-        view = words[0].lower() if words else (TOP if name == "discoveries" else MINE)
-        if len(words) > 1 or (view not in (*VIEWS, USER) and not view.startswith(("@", "<@"))):
-            raise CatalogueError(f"{SPECS[name][0]}: e.g. {self.example(name)}")
-        if view in VIEWS:
-            if name == "bookmarks" and view != MINE:
-                raise CatalogueError(f"{SPECS[name][0]}: e.g. {self.example(name)}")
-            return Ask(name, sub=view, page=page)
-        return Ask(name, sub=USER, target=words[0], page=page)
-
-    def _mod(self, rest: str) -> Ask:
-        sub, rest = _split(rest)
-        sub = sub.lower()
-        if sub not in MOD:
-            listed = ", ".join(MOD)
-            raise CatalogueError(f"mod {sub or '…'}? The moderators' commands: {listed}")
-        if sub in ("queue", "log"):
-            page = rest or "1"
-            if not _PAGE.fullmatch(page) or int(page) < 1:
-                raise CatalogueError(f"{MOD[sub]}: the page is a number from 1")
-            return Ask("mod", sub, page=int(page))
-        if sub == "bans":
-            return Ask("mod", sub)
-        target, reason = _split(rest)
-        if not target:
-            raise CatalogueError(f"{MOD[sub]}: e.g. {self.invocation}{SPECS['mod'][2]}")
-        if sub in ("ban", "unban"):
-            word, more = _split(reason)
-            everywhere = word.lower() == "everywhere"
-            return Ask("mod", sub, target, more if everywhere else reason, everywhere=everywhere)
-        return Ask("mod", sub, _item(target), reason)
-
     # -- answering -----------------------------------------------------------------------
 
     async def resolve(self, address: str, user_id: str) -> str:
@@ -287,7 +130,7 @@ class Catalogue:
             cast = self.discoveries.vote if ask.name == "vote" else self.discoveries.unvote
             votes = await cast(actor, n)
             done = "Voted for" if ask.name == "vote" else "Took back your vote for"
-            return r.Reply(r.INFO, f"{done} {ref(n)}: it has {_votes(votes)}.", private=True)
+            return r.Reply(r.INFO, f"{done} {ref(n)}: it has {n_votes(votes)}.", private=True)
         if ask.name == "discoveries":
             return await self._browse(ask, actor)
         if ask.name == "leaders":
@@ -373,7 +216,7 @@ class Catalogue:
         page = await self.discoveries.browse(ask.sub, actor, ask.page, user)
         headings = {TOP: "Most votes", NEW: "Newest", MINE: "Your discoveries"}
         heading = headings[ask.sub] if user is None else f"Found by {await self._name(user)}"
-        fields = tuple(_discovery_field(d, show_status=ask.sub == MINE) for d in page.items)
+        fields = tuple(discovery_field(d, show_status=ask.sub == MINE) for d in page.items)
         empty = "Nothing here yet: read volumes, and share what you find." if not page.total else ""
         more = f"discoveries {ask.target or ask.sub}"
         return r.Reply(
@@ -381,17 +224,17 @@ class Catalogue:
             empty or f"{page.total} in all · {self.invocation}show <id> to read one",
             title=f"{heading} · page {page.page} of {page.pages}",
             fields=fields,
-            buttons=_pages(more, page.page, page.pages),
+            buttons=page_buttons(more, page.page, page.pages),
         )
 
     async def _leaders(self, ask: Ask) -> r.Reply:
         page = await self.discoveries.leaderboard(ask.page)
-        lines = [f"{f.rank}. {f.name}: {_votes(f.votes)} on {f.finds} found" for f in page.items]
+        lines = [f"{f.rank}. {f.name}: {n_votes(f.votes)} on {f.finds} found" for f in page.items]
         return r.Reply(
             r.INFO,
             "\n".join(lines) or "Nobody has shared a discovery yet.",
             title=f"Finders · page {page.page} of {page.pages}",
-            buttons=_pages("leaders", page.page, page.pages),
+            buttons=page_buttons("leaders", page.page, page.pages),
         )
 
     async def _bookmarks(self, ask: Ask, actor: Actor) -> r.Reply:
@@ -414,7 +257,7 @@ class Catalogue:
         m = self.moderation
         if ask.sub == "queue":
             page = await m.queue(actor, ask.page)
-            fields = tuple(_queue_field(e) for e in page.items)
+            fields = tuple(queue_field(e) for e in page.items)
             return r.Reply(
                 r.INFO,
                 f"{page.total} waiting" if page.total else "Nothing waits for review.",
@@ -424,7 +267,7 @@ class Catalogue:
             )
         if ask.sub == "log":
             page = await m.log(actor, ask.page)
-            lines = [_log_line(e) for e in page.items]
+            lines = [log_line(e) for e in page.items]
             return r.Reply(
                 r.INFO,
                 "\n".join(lines) or "No moderation yet.",
@@ -433,7 +276,7 @@ class Catalogue:
             )
         if ask.sub == "bans":
             bans = await m.bans(actor)
-            lines = [_ban_line(uid, b) for uid, b in bans]
+            lines = [ban_line(uid, b) for uid, b in bans]
             return r.Reply(
                 r.INFO, "\n".join(lines) or "Nobody is banned.", title="Bans", private=True
             )
@@ -500,62 +343,7 @@ class Catalogue:
             d.text or "(nothing: this volume stops before its first word)",
             title=f"{d.ref} · {d.title or d.address}",
             fields=tuple(fields),
-            footer=f"{d.edition} · shared {_when(d.created)}",
+            footer=f"{d.edition} · shared {when(d.created)}",
             buttons=buttons,
             full_text_name=f"{d.ref}.txt",
         )
-
-
-def _pages(command: str, page: int, pages: int) -> tuple[r.Button, ...]:
-    """◀ and ▶ buttons that run `command` with the neighbouring page numbers."""
-    out = []
-    if page > 1:
-        out.append(r.Button(r.MORE, "◀ Page", target=f"{command} {page - 1}"))
-    if page < pages:
-        out.append(r.Button(r.MORE, "Page ▶", target=f"{command} {page + 1}"))
-    return tuple(out)
-
-
-def _is_address(word: str) -> bool:
-    try:
-        parse_address(word)
-    except LibraryError:
-        return False
-    return True
-
-
-def _item(target: str) -> str:
-    """A moderation target written canonically: D-5 or @name."""
-    if target.startswith(SIGIL):
-        return SIGIL + parse_name(target)
-    return ref(parse_id(target))
-
-
-def _votes(n: int) -> str:
-    return f"{n} vote{'s' * (n != 1)}"
-
-
-def _discovery_field(d: Discovery, show_status: bool) -> r.Field:
-    status = f" · {d.status}" if show_status and d.status != PUBLISHED else ""
-    head = f"{d.ref} · {d.title or d.address} · {_votes(d.votes)}{status}"
-    return r.Field(head, f"{d.address} · “{d.prompt}” · by {d.finder_name}", inline=False)
-
-
-def _queue_field(e: QueueEntry) -> r.Field:
-    lines = [f"{e.item.kind}, {e.item.status}: {e.item.label}"]
-    if e.why:
-        lines.append(f"why: {e.why}")
-    lines += [f"reported by {x.reporter_name}: {x.reason}" for x in e.reports]
-    return r.Field(f"{e.item.ref} · since {_when(e.since)}", "\n".join(lines), inline=False)
-
-
-def _log_line(e: LogEntry) -> str:
-    reason = f" ({e.reason})" if e.reason else ""
-    detail = f" [{e.detail}]" if e.detail else ""
-    return f"{e.when} · {e.by_name}: {e.action} {e.target}{reason}{detail}"
-
-
-def _ban_line(user_id: str, ban: dict) -> str:
-    why = f" · {ban['reason']}" if ban.get("reason") else ""
-    who = f"{ban.get('name', user_id)} ({user_id})"
-    return f"{who} · {ban['where']} · by {ban['by_name']} on {_when(ban['at'])}{why}"

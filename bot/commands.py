@@ -35,8 +35,9 @@ from babel_core.settings import Settings
 
 from . import reply as r
 from .bookmarks import SIGIL, parse_name
-from .catalogue import SPECS as CATALOGUE_SPECS
-from .catalogue import Ask, Catalogue
+from .catalogue import Catalogue
+from .catalogue_parse import SPECS as CATALOGUE_SPECS
+from .catalogue_parse import Ask
 from .hunting import SPEC as HUNT_SPEC
 from .hunting import HuntAsk, Hunts
 from .state import Limits, UserState, seconds_left

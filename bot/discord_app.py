@@ -29,8 +29,8 @@ from babel_core.settings import Settings
 
 from . import discord_hunt
 from . import reply as r
-from .catalogue import MOD as MOD_ACTIONS
-from .catalogue import Ask
+from .catalogue_parse import MOD as MOD_ACTIONS
+from .catalogue_parse import Ask
 from .checks import (
     NOT_HERE,
     ChannelNotAllowed,

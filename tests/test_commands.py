@@ -15,7 +15,7 @@ from babel_core.address import parse_address, random_address
 from babel_core.edition import DEFAULT_PROMPT, TINY
 from babel_core.page import page_png
 from bot import reply as r
-from bot.catalogue import SPECS as CATALOGUE_SPECS
+from bot.catalogue_parse import SPECS as CATALOGUE_SPECS
 from bot.commands import Requester
 
 pytest_plugins = ["shelf_fixtures"]
