@@ -41,6 +41,7 @@ from .catalogue_parse import Ask
 from .hunting import SPEC as HUNT_SPEC
 from .hunting import HuntAsk, Hunts
 from .state import Limits, UserState, seconds_left
+from .waiting import OnProgress, Waiting
 
 log = logging.getLogger(__name__)
 
@@ -116,25 +117,6 @@ class Command:
     hunt: HuntAsk | None = None  # a hunt (bot/hunting.py)
     topic: str = ""  # help: the command to explain
 
-
-@dataclass(frozen=True)
-class Waiting:
-    """A job on its way, for the front end to show: 0 = a worker has it, n = n-th in line.
-
-    A hunt reports as a Waiting too: job_id is the hunt's id, `total` its volumes (0 for a
-    reading) and `done` the volumes read so far.
-    """
-
-    job_id: str
-    address: str
-    position: int
-    workers: int  # workers alive; 0 means the job waits until one starts
-    owner: str  # user id of the person who asked (the only one who may cancel)
-    done: int = 0
-    total: int = 0
-
-
-OnProgress = Callable[[Waiting], Awaitable[None]]
 
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
 

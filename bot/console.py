@@ -29,8 +29,9 @@ from typing import TextIO
 from babel_core.settings import Settings
 
 from . import reply as r
-from .commands import Requester, Shelf, Waiting
+from .commands import Requester, Shelf
 from .safety import clean
+from .waiting import Waiting
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from babel_core.settings import Settings
 
 from . import reply as r
 from .actor import Actor
+from .waiting import Waiting
 
 SPEC = (
     "hunt [count] [prompt] [--score NAME] [--top K]",
@@ -119,9 +120,7 @@ class Hunts:
         return hunting.limits(self.settings, gpu=gpu, moderator=actor.may_moderate_here)
 
     async def run(self, ask: HuntAsk, prompt: str, actor: Actor, on_progress, state) -> r.Reply:
-        """Hunt, reporting progress as a commands.Waiting; the reply lists the best volumes."""
-        from .commands import Waiting
-
+        """Hunt, reporting progress as a Waiting; the reply lists the best volumes."""
         limits = await self.limits(actor)
         count, notes = ask.count or limits.default, []
         if count > limits.cap:
