@@ -38,7 +38,8 @@ from .checks import (
     in_allowed_channel,
     is_moderator,
 )
-from .commands import QUEUED, Command, CommandError, Requester, Shelf
+from .command_parse import QUEUED, Command, CommandError
+from .commands import Requester, Shelf
 from .discord_ui import (
     PRIVATE_SECONDS,
     AgainButton,
