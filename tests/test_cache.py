@@ -11,6 +11,7 @@ from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.cache import RedisWeights, VolumeLRU, measure_weights_tier, weights_tier_on
 from babel_core.edition import TINY
+from babel_core.fastread import FastReader
 from babel_core.jobs import MISS, READING, VOLUME, WEIGHTS, Job
 from babel_core.read import Reader
 from tests.conftest import service_settings
@@ -104,7 +105,7 @@ def test_redis_weights_keep_within_their_byte_budget(redis_server):
 
 def test_the_weights_tier_is_chosen_by_measurement_or_setting(redis_server):
     r = redis.Redis.from_url(redis_server.url)
-    build_s, fetch_s = measure_weights_tier(Reader(TINY), r)
+    build_s, fetch_s = measure_weights_tier(FastReader(TINY), r)
     assert build_s > 0 and fetch_s > 0
     assert r.keys(keys.weights(TINY.id, "*")) == []  # the scratch copy is gone
     assert weights_tier_on("auto", build_s=0.25, fetch_s=0.5) is False
