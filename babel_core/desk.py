@@ -5,7 +5,8 @@ The worker (worker.py) moves jobs between Redis and this desk; the desk only rea
 
 - a reading whose volume is already in memory (row 0 of the reader, or the `VolumeLRU`) is
   read alone, with no build; so is a lone reading, after the caches are asked (the LRU, then
-  the weights tier in Redis where it is on) and, on a miss, a build into row 0;
+  the weights tier in Redis where it is on) and, on a miss, a build into row 0; a `fresh`
+  job asks no cache: its volume is built from the address;
 - two or more volumes on one (prompt, max tokens) are built side by side and read together
   (the same readings, bit for bit: tests/test_fastread.py);
 - a hunt job's volumes are read together too (hunt.read_job), and so are an expedition's.
@@ -99,9 +100,10 @@ class Desk:
         """
         alone, together = [], {}
         for d in group:
-            if self._loaded.get(edition_id) == d.job.address or (
+            in_memory = self._loaded.get(edition_id) == d.job.address or (
                 (edition_id, d.job.address) in self.volumes
-            ):
+            )
+            if in_memory and not d.job.fresh:
                 alone.append(d)
             else:
                 together.setdefault((d.job.prompt, d.job.max_tokens), []).append(d)
@@ -197,21 +199,21 @@ class Desk:
         """Put the job's volume into row 0 of the reader; (how it got there, seconds it took)."""
         edition_id, start = fast.edition.id, time.perf_counter()
         key = (edition_id, job.address)
-        if self._loaded.get(edition_id) == job.address:
+        if self._loaded.get(edition_id) == job.address and not job.fresh:
             metrics.CACHE.labels("volume", "hit").inc()
             fast.built = 1
             return VOLUME, 0.0
         self._loaded.pop(edition_id, None)
         weights, row = self._weights.get(edition_id), fast.flat[0]
-        if self.volumes.restore(key, row):
+        if job.fresh:  # a verification: from the address, past every cache
+            self._build(fast, job.address)
+            how = MISS
+        elif self.volumes.restore(key, row):
             how = VOLUME
         elif weights is not None and _quietly(weights.fetch, edition_id, job.address, row):
             how = WEIGHTS
         else:
-            from .address import parse_address
-
-            fast.build([parse_address(job.address)])
-            metrics.VOLUMES_BUILT.labels(edition_id).inc()
+            self._build(fast, job.address)
             how = MISS
             if weights is not None:
                 _quietly(weights.store, edition_id, job.address, row)
@@ -220,6 +222,12 @@ class Desk:
         fast.built = 1
         self._loaded[edition_id] = job.address
         return how, time.perf_counter() - start
+
+    def _build(self, fast, address: str) -> None:
+        from .address import parse_address
+
+        fast.build([parse_address(address)])
+        metrics.VOLUMES_BUILT.labels(fast.edition.id).inc()
 
     # -- hunts and expeditions
 

@@ -5,11 +5,13 @@ it imports neither torch nor Redis, so building a job is instant. A job's id is 
 what decides its answer (edition, address, prompt, max tokens), never from who asked or when:
 identical requests share one computation while in flight and one cached reading afterwards.
 A `random` job draws its address when it is made, so it is a `read` of that address and
-shares its id. A `hunt` job is one chunk of a hunt (babel_core/hunt.py): `volumes` volumes drawn
-from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id covers all of these, so
-running it twice gives the same answer. Errors travel as results whose `error` is written for
-the person who asked. docs/worker.md describes how a job flows through Redis; docs/hunting.md
-how a hunt is split.
+shares its id. A `fresh` reading (`Job.reread`: how a shared discovery is verified) is read
+again from the address by a worker, past every cache; its id is its own, so it never answers
+from, or replaces, the stored reading. A `hunt` job is one chunk of a hunt (babel_core/hunt.py):
+`volumes` volumes drawn from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id
+covers all of these, so running it twice gives the same answer. Errors travel as results whose
+`error` is written for the person who asked. docs/worker.md describes how a job flows through
+Redis; docs/hunting.md how a hunt is split.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Job:
     volumes: int = 0
     score: str = ""  # a scorer's name (babel_core/scorers.py)
     top: int = 0  # how many of the best readings to keep
+    fresh: bool = False  # a reading: build the volume from its address, ignore every cache
 
     @classmethod
     def read(
@@ -86,6 +89,12 @@ class Job:
         ed = get_edition(edition)
         max_index = N**ed.param_count if ed.param_count < 64 else None
         return cls(READ, ed.id, str(parse_address(address, max_index)), prompt, max_tokens)._check()
+
+    def reread(self) -> Job:
+        """This reading, to be read again from the address (a `fresh` job: no cache answers)."""
+        if self.kind not in (READ, RANDOM):
+            raise JobError(f"only a reading can be read again, not a {self.kind} job")
+        return replace(self, kind=READ, fresh=True)
 
     @classmethod
     def random(
@@ -152,6 +161,8 @@ class Job:
             "prompt": self.prompt,
             "max_tokens": self.max_tokens,
         }
+        if self.fresh:
+            what["fresh"] = True  # only when set: every other job keeps the id it always had
         if self.kind == HUNT:
             what.update(
                 seed=self.seed,

@@ -77,6 +77,16 @@ async def test_a_worker_reuses_volumes_it_built(client, workers):
     assert a2.token_ids == direct.token_ids  # the restored volume is the volume
 
 
+async def test_a_fresh_reread_is_built_again_and_leaves_the_stored_reading(client, workers):
+    workers()
+    first = await client.request(tiny_job(), "u", timeout=60)
+    again = await client.request(tiny_job().reread(), "u", timeout=60)
+    assert (first.cache, again.cache) == (MISS, MISS)  # the volume was in memory: not used
+    assert again.job_id != first.job_id and again.fingerprint == first.fingerprint
+    stored = (await client.submit(tiny_job(), "u")).cached
+    assert stored is not None and stored.finished_at == first.finished_at
+
+
 async def test_a_fresh_worker_fetches_weights_another_stored(client, workers, redis_server):
     settings = service_settings(redis_server, weights_in_redis="on")
     first = workers(settings)
