@@ -9,7 +9,9 @@ The worker (worker.py) moves jobs between Redis and this desk; the desk only rea
   job asks no cache: its volume is built from the address;
 - two or more volumes on one (prompt, max tokens) are built side by side and read together
   (the same readings, bit for bit: tests/test_fastread.py);
-- a hunt job's volumes are read together too (hunt.read_job), and so are an expedition's.
+- a hunt job's volumes are read together too (hunt.read_job), and so are an expedition's;
+- a page job loads its volume like a lone reading (so a page of a volume just read needs no
+  build) and draws the page (page.py) into `Result.png`.
 
 Any error on a job (a refusal, out of memory, a bug) becomes that job's error answer, in words
 for the person who asked. Nothing here imports transformers: a worker starts in seconds.
@@ -17,6 +19,7 @@ for the person who asked. Nothing here imports transformers: a worker starts in 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import secrets
@@ -228,6 +231,37 @@ class Desk:
 
         fast.build([parse_address(address)])
         metrics.VOLUMES_BUILT.labels(fast.edition.id).inc()
+
+    def page(self, d: Delivery) -> Result:
+        """A page job: the volume loaded into row 0 (from a cache where it can be), one page
+        of it drawn as a PNG."""
+        from .page import draw_page
+
+        job, start = d.job, time.perf_counter()
+        self.current = ([d], start)
+        try:
+            self._before([d])
+            fast = self.reader(job.edition)
+            how, build_s = self._load(fast, job)
+            png = draw_page(fast.edition, fast.flat[0].cpu().numpy(), job.page)
+            return Result(
+                d.job_id,
+                job,
+                True,
+                worker=self.name,
+                device=self.device,
+                cache=how,
+                timings={
+                    "build": round(build_s, 4),
+                    "total": round(time.perf_counter() - start, 4),
+                },
+                finished_at=time.time(),
+                png=base64.b64encode(png).decode("ascii"),
+            )
+        except Exception as e:
+            return self.failed([d], e)[0]
+        finally:
+            self.current = None
 
     # -- hunts and expeditions
 

@@ -7,7 +7,8 @@
 Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_idle_s / 2),
 tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), dead-letters jobs
 delivered more than settings.max_deliveries times, and hands the rest to its reading desk
-(desk.py: readers, volume caches, errors as answers) grouped by edition. A turn holds at most
+(desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
+and page jobs. A turn holds at most
 one hunt job (docs/hunting.md): a hunt job is taken alone, and any further hunt job pulled is
 handed back at once, where an idle worker, which looks for handed-back jobs every turn, takes
 it; so several workers share a long hunt. The heartbeat thread (heartbeat.py) keeps the jobs
@@ -34,7 +35,7 @@ from . import keys, metrics
 from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
-from .jobs import FAILED, HUNT, Job, Result
+from .jobs import FAILED, HUNT, PAGE, Job, Result
 from .queue import Delivery, Queue
 from .settings import Settings
 
@@ -207,15 +208,15 @@ class Worker:
         try:
             by_edition: dict[str, list[Delivery]] = {}
             for d in todo:
-                if d.job.kind != HUNT:
+                if d.job.kind not in (HUNT, PAGE):
                     by_edition.setdefault(d.job.edition, []).append(d)
             for edition_id, group in by_edition.items():
                 group.sort(key=lambda d: d.job.address)  # one build per volume
                 for d, result in self.desk.read_batch(edition_id, group):
                     self._store(d, result)
-            for d in todo:
-                if d.job.kind == HUNT and not self.stopping.is_set():
-                    self._store(d, self.desk.hunt(d))
+            for d in todo:  # after the readings: a page of a volume just read needs no build
+                if d.job.kind in (HUNT, PAGE) and not self.stopping.is_set():
+                    self._store(d, self.desk.hunt(d) if d.job.kind == HUNT else self.desk.page(d))
         finally:
             with self._hand:
                 left, self._in_hand = self._in_hand, []
