@@ -9,7 +9,8 @@ The worker (worker.py) moves jobs between Redis and this desk; the desk only rea
   job asks no cache: its volume is built from the address;
 - two or more volumes on one (prompt, max tokens) are built side by side and read together
   (the same readings, bit for bit: tests/test_fastread.py);
-- a hunt job's volumes are read together too (hunt.read_job), and so are an expedition's;
+- a hunt job's volumes are read together too, with those of the other hunt jobs the worker
+  took on the same reading (hunt.read_jobs), and so are an expedition's;
 - a page job loads its volume like a lone reading (so a page of a volume just read needs no
   build) and draws the page (page.py) into `Result.png`.
 
@@ -265,34 +266,40 @@ class Desk:
 
     # -- hunts and expeditions
 
-    def hunt(self, d: Delivery) -> Result:
-        """A hunt job: its volumes read by the edition's FastReader, the best kept."""
-        from .hunt import read_job
+    def hunt(self, deliveries: list[Delivery]) -> list[Result]:
+        """Hunt jobs of one reading (hunt.same_reading): their volumes read together by the
+        edition's FastReader (hunt.read_jobs), the best of each job kept."""
+        from .hunt import read_jobs
 
-        job, start = d.job, time.perf_counter()
-        self.current = ([d], start)
-        queued = max(0.0, time.time() - d.queued_at) if d.queued_at else 0.0
+        start = time.perf_counter()
+        self.current = (deliveries, start)
+        first = deliveries[0].job
         try:
-            self._before([d])
-            found = read_job(self._rows_for(job.edition), job)
-            metrics.VOLUMES_BUILT.labels(job.edition).inc(job.volumes)
-            self._keep_readings(job, found)
-            return Result(
-                d.job_id,
-                job,
-                True,
-                worker=self.name,
-                device=self.device,
-                timings={
-                    "queued": round(queued, 4),
-                    "total": round(time.perf_counter() - start, 4),
-                    "volumes": job.volumes,
-                },
-                finished_at=time.time(),
-                candidates=found,
-            )
+            self._before(deliveries)
+            found = read_jobs(self._rows_for(first.edition), [d.job for d in deliveries])
+            volumes = sum(d.job.volumes for d in deliveries)
+            metrics.VOLUMES_BUILT.labels(first.edition).inc(volumes)
+            total = round(time.perf_counter() - start, 4)
+            results = []
+            for d, best in zip(deliveries, found, strict=True):
+                self._keep_readings(d.job, best)
+                queued = max(0.0, time.time() - d.queued_at) if d.queued_at else 0.0
+                timings = {"queued": round(queued, 4), "total": total, "volumes": d.job.volumes}
+                results.append(
+                    Result(
+                        d.job_id,
+                        d.job,
+                        True,
+                        worker=self.name,
+                        device=self.device,
+                        timings={**timings, "batch": min(volumes, self.settings.worker_batch)},
+                        finished_at=time.time(),
+                        candidates=best,
+                    )
+                )
+            return results
         except Exception as e:
-            return self.failed([d], e)[0]
+            return self.failed(deliveries, e)
         finally:
             self.current = None
 

@@ -8,11 +8,11 @@ Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_id
 tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), dead-letters jobs
 delivered more than settings.max_deliveries times, and hands the rest to its reading desk
 (desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs. A turn holds at most
-one hunt job (docs/hunting.md): a hunt job is taken alone, and any further hunt job pulled is
-handed back at once, where an idle worker, which looks for handed-back jobs every turn, takes
-it; so several workers share a long hunt. The heartbeat thread (heartbeat.py) keeps the jobs
-in hand from being reclaimed and answers one that runs too long. A lost Redis is waited for;
+and page jobs. A turn holds at most worker_batch // 32 hunt jobs, and at least one
+(docs/hunting.md): any further hunt job pulled is handed back at once, where an idle worker,
+which looks for handed-back jobs every turn, takes it; so several workers share a long hunt.
+The heartbeat thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers
+one that runs too long. A lost Redis is waited for;
 answers made meanwhile are kept and stored when it is back. With BABEL_EXPEDITIONS=on an idle
 worker hunts on its own and posts promising volumes for review (docs/hunting.md,
 "Expeditions"). docs/worker.md has the whole flow.
@@ -35,7 +35,7 @@ from . import keys, metrics
 from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
-from .jobs import FAILED, HUNT, PAGE, Job, Result
+from .jobs import FAILED, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import Delivery, Queue
 from .settings import Settings
 
@@ -76,6 +76,8 @@ class Worker:
         self.exit_on_hang = exit_on_hang
         self.claim_idle_ms = int(settings.claim_idle_s * 1000)
         self.expeditions = settings.expeditions.strip().lower() in ("on", "yes", "true", "1")
+        # hunt jobs read together in a turn: a batch of 128 on a GPU takes four jobs of 32
+        self.hunts_per_turn = max(1, settings.worker_batch // HUNT_CHUNK)
         self.answered = 0  # jobs this worker answered (its answer was the one stored)
         self.stopping = threading.Event()
         self.timed_out: set[str] = set()  # entries the heartbeat answered with a timeout
@@ -111,7 +113,7 @@ class Worker:
                     room = self.settings.worker_batch - len(batch)
                     if room > 0 and not self.stopping.is_set():
                         batch += self._take_new(room, None if batch else 1000)
-                    batch, handed_back = self._one_hunt_job(batch)
+                    batch, handed_back = self._few_hunt_jobs(batch)
                     look = handed_back or not batch
                     if batch:
                         self._process(batch)
@@ -176,19 +178,25 @@ class Worker:
         return claimed
 
     def _take_new(self, room: int, block_ms: int | None) -> list[Delivery]:
-        """New jobs: one (waiting up to block_ms), then, when it is a reading, up to room - 1
-        more without waiting. A hunt job comes alone: the rest of its hunt stays for others."""
+        """New jobs: one (waiting up to block_ms), then up to room - 1 more without waiting; when
+        the first is a hunt job, up to hunts_per_turn in all: the rest stays for others."""
         taken = self.queue.read_new(1, block_ms)
-        if taken and room > 1 and not _is_hunt(taken[0]):
-            taken += self.queue.read_new(room - 1, None)
+        if taken:
+            more = (min(room, self.hunts_per_turn) if _is_hunt(taken[0]) else room) - 1
+            if more > 0:
+                taken += self.queue.read_new(more, None)
         return taken
 
-    def _one_hunt_job(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
-        """The batch with at most one hunt job; the others are handed back at once."""
+    def _few_hunt_jobs(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
+        """The batch with at most hunts_per_turn hunt jobs, all on the first one's reading
+        (hunt.same_reading); the other hunt jobs are handed back at once."""
+        from .hunt import same_reading
+
         hunts = [d for d in batch if _is_hunt(d)]
-        if len(hunts) <= 1:
+        keep = [d for d in hunts if same_reading(d.job, hunts[0].job)][: self.hunts_per_turn]
+        extra = {d.entry for d in hunts} - {d.entry for d in keep}
+        if not extra:
             return batch, False
-        extra = {d.entry for d in hunts[1:]}
         self.queue.touch(sorted(extra), hand_back=True, idle_ms=HAND_BACK_IDLE_MS)
         log.debug("worker %s hands back %d hunt jobs for other workers", self.name, len(extra))
         return [d for d in batch if d.entry not in extra], True
@@ -214,9 +222,13 @@ class Worker:
                 group.sort(key=lambda d: d.job.address)  # one build per volume
                 for d, result in self.desk.read_batch(edition_id, group):
                     self._store(d, result)
+            hunts = [d for d in todo if d.job.kind == HUNT]
+            if hunts and not self.stopping.is_set():
+                for d, result in zip(hunts, self.desk.hunt(hunts), strict=True):
+                    self._store(d, result)
             for d in todo:  # after the readings: a page of a volume just read needs no build
-                if d.job.kind in (HUNT, PAGE) and not self.stopping.is_set():
-                    self._store(d, self.desk.hunt(d) if d.job.kind == HUNT else self.desk.page(d))
+                if d.job.kind == PAGE and not self.stopping.is_set():
+                    self._store(d, self.desk.page(d))
         finally:
             with self._hand:
                 left, self._in_hand = self._in_hand, []
