@@ -4,8 +4,8 @@ Tiers, fastest first (docs/worker.md, "Caches"):
 
 1. readings in Redis, by job id, with a TTL (`keys.result`): stored by `queue.FINISH`, served
    by `client.LibraryClient.submit` without any worker;
-2. `VolumeLRU`: built volumes kept in the worker's memory as copies of the reader's flat
-   weight buffer, within a byte budget; restoring one is a memory copy;
+2. `VolumeLRU`: built volumes kept in the worker's memory as copies of a reader's row of
+   weights, within a byte budget; restoring one is a memory copy;
 3. `RedisWeights`: volumes' weights in Redis (with a TTL and a byte budget), used only where
    fetching them was measured to be faster than building them (`measure_weights_tier`).
 """
@@ -126,11 +126,11 @@ def copy_bytes_into(raw: bytes, into) -> None:
         into.copy_(torch.from_numpy(src.copy()))
 
 
-def measure_weights_tier(reader, r: redis.Redis, repeats: int = 2) -> tuple[float, float]:
+def measure_weights_tier(fast, r: redis.Redis, repeats: int = 2) -> tuple[float, float]:
     """(seconds to build a volume, seconds to fetch one from Redis), best of `repeats`.
 
-    Builds the volume 0-w1-s1-v1, stores its weights under a scratch key, fetches them back,
-    deletes the key, and leaves the reader holding that volume.
+    Builds the volume 0-w1-s1-v1 into row 0 of `fast` (a FastReader), stores its weights under
+    a scratch key, fetches them back into that row, and deletes the key.
     """
     from .address import Address
 
@@ -138,10 +138,10 @@ def measure_weights_tier(reader, r: redis.Redis, repeats: int = 2) -> tuple[floa
     build = fetch = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        reader.builder.build(address)
+        fast.build([address])
         build = min(build, time.perf_counter() - start)
-    flat = reader.builder.flat
-    scratch = keys.weights(reader.edition.id, "measure-" + str(time.time_ns()))
+    flat = fast.flat[0]
+    scratch = keys.weights(fast.edition.id, "measure-" + str(time.time_ns()))
     r.set(scratch, flat.cpu().numpy().tobytes(), ex=600)
     try:
         for _ in range(repeats):
@@ -150,8 +150,8 @@ def measure_weights_tier(reader, r: redis.Redis, repeats: int = 2) -> tuple[floa
             fetch = min(fetch, time.perf_counter() - start)
     finally:
         r.delete(scratch)
-    metrics.REDIS_WEIGHTS.labels(reader.edition.id, "build").set(build)
-    metrics.REDIS_WEIGHTS.labels(reader.edition.id, "fetch").set(fetch)
+    metrics.REDIS_WEIGHTS.labels(fast.edition.id, "build").set(build)
+    metrics.REDIS_WEIGHTS.labels(fast.edition.id, "fetch").set(fetch)
     return build, fetch
 
 

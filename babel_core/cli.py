@@ -53,10 +53,11 @@ def progress(label: str, total: int = 1, bar_format: str = "{desc} {bar} {elapse
 
 
 def _reader(args):
+    """Our fast path (t5.py), which gives the reference's tokens without importing transformers."""
     with progress("opening the library"):
-        from .read import Reader
+        from .fastread import FastReader
 
-        return Reader(get_edition(args.edition), args.device)
+        return FastReader(get_edition(args.edition), device=args.device)
 
 
 def _max_address(edition) -> int:
@@ -130,7 +131,10 @@ def cmd_save(args) -> int:
 
     edition = get_edition(args.edition)
     address = parse_address(args.address, _max_address(edition))
-    reader = _reader(args)
+    with progress("opening the library"):
+        from .read import Reader
+
+        reader = Reader(edition, args.device)
     with progress(f"building {address}"):
         reader.builder.build(address)
         folder = save_volume(reader, str(address), args.folder)

@@ -23,6 +23,7 @@ DEFAULT_PROMPT = "What is written in this book?"
 DEFAULT_MAX_TOKENS = 32
 MAX_TOKENS_CAP = 256  # hard cap on new tokens per reading
 MAX_PROMPT_TOKENS = 512  # encoder tokens (the prompt's and eos) per reading, at most
+PAGES = 410  # pages per volume, as in Borges's books (babel_core/page.py draws them)
 
 
 @dataclass(frozen=True)

@@ -159,9 +159,32 @@ def score_readings(
 
 def read_job(fast, job: Job) -> list[Candidate]:
     """A hunt job's answer: its volumes read together by `fast` (a FastReader), the best kept."""
-    addresses = chunk_addresses(job.seed, job.chunk, job.volumes)
-    readings = fast.read_many(addresses, job.prompt, job.max_tokens)
-    return score_readings(addresses, readings, job.score, job.prompt, job.top)
+    return read_jobs(fast, [job])[0]
+
+
+def read_jobs(fast, jobs: Sequence[Job]) -> list[list[Candidate]]:
+    """The answers of hunt jobs on one reading (edition, prompt, max tokens), their volumes read
+    together by `fast`, `fast.batch` at a time: how a GPU worker fills a batch of 128 with four
+    jobs of 32. Each job's answer is what reading it alone gives (readings do not depend on
+    which volumes share a batch: tests/test_fastread.py)."""
+    first = jobs[0]
+    assert all(same_reading(j, first) for j in jobs), "hunt jobs read together share a reading"
+    addresses = [chunk_addresses(j.seed, j.chunk, j.volumes) for j in jobs]
+    readings = fast.read_many(
+        [a for each in addresses for a in each], first.prompt, first.max_tokens
+    )
+    answers, at = [], 0
+    for job, mine in zip(jobs, addresses, strict=True):
+        answers.append(
+            score_readings(mine, readings[at : at + len(mine)], job.score, job.prompt, job.top)
+        )
+        at += len(mine)
+    return answers
+
+
+def same_reading(a: Job, b: Job) -> bool:
+    """Whether two jobs' volumes are read the same way, so that they can share a batch."""
+    return (a.edition, a.prompt, a.max_tokens) == (b.edition, b.prompt, b.max_tokens)
 
 
 @dataclass(frozen=True)

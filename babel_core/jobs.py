@@ -5,11 +5,15 @@ it imports neither torch nor Redis, so building a job is instant. A job's id is 
 what decides its answer (edition, address, prompt, max tokens), never from who asked or when:
 identical requests share one computation while in flight and one cached reading afterwards.
 A `random` job draws its address when it is made, so it is a `read` of that address and
-shares its id. A `hunt` job is one chunk of a hunt (babel_core/hunt.py): `volumes` volumes drawn
-from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id covers all of these, so
-running it twice gives the same answer. Errors travel as results whose `error` is written for
-the person who asked. docs/worker.md describes how a job flows through Redis; docs/hunting.md
-how a hunt is split.
+shares its id. A `fresh` reading (`Job.reread`: how a shared discovery is verified) is read
+again from the address by a worker, past every cache; its id is its own, so it never answers
+from, or replaces, the stored reading. A `hunt` job is one chunk of a hunt (babel_core/hunt.py):
+`volumes` volumes drawn from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id
+covers all of these, so running it twice gives the same answer. A `page` job (`Job.draw`)
+asks for a picture of one of a volume's 410 pages of weights: drawn where volumes are built,
+it comes back as `Result.png` and is cached like a reading. Errors travel as results whose
+`error` is written for the person who asked. docs/worker.md describes how a job flows through
+Redis; docs/hunting.md how a hunt is split.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .edition import (
     DEFAULT_PROMPT,
     MAX_PROMPT_TOKENS,
     MAX_TOKENS_CAP,
+    PAGES,
     get_edition,
 )
 from .errors import LibraryError
@@ -34,7 +39,7 @@ from .errors import LibraryError
 PROTOCOL = 1  # bump when a job's meaning changes: old ids then never match new ones
 
 READ, RANDOM, HUNT, PAGE = "read", "random", "hunt", "page"
-KINDS = (READ, RANDOM, HUNT)  # kinds workers serve; PAGE is a reserved name
+KINDS = (READ, RANDOM, HUNT, PAGE)  # the kinds workers serve
 HUNT_CHUNK = 32  # volumes per hunt job: the unit several workers share a hunt by
 HUNT_TOP_CAP = 10  # the most results a hunt (and each of its jobs) keeps
 SEED_LIMIT = 2**63  # hunt seeds are 0 .. SEED_LIMIT - 1
@@ -73,6 +78,8 @@ class Job:
     volumes: int = 0
     score: str = ""  # a scorer's name (babel_core/scorers.py)
     top: int = 0  # how many of the best readings to keep
+    fresh: bool = False  # a reading: build the volume from its address, ignore every cache
+    page: int = 0  # a page job: which page of the volume to draw (1 to PAGES)
 
     @classmethod
     def read(
@@ -86,6 +93,19 @@ class Job:
         ed = get_edition(edition)
         max_index = N**ed.param_count if ed.param_count < 64 else None
         return cls(READ, ed.id, str(parse_address(address, max_index)), prompt, max_tokens)._check()
+
+    @classmethod
+    def draw(cls, address: str, page: int, edition: str = DEFAULT_EDITION) -> Job:
+        """A picture of page `page` of the volume at `address` (babel_core/page.py)."""
+        ed = get_edition(edition)
+        max_index = N**ed.param_count if ed.param_count < 64 else None
+        return cls(PAGE, ed.id, str(parse_address(address, max_index)), page=page)._check()
+
+    def reread(self) -> Job:
+        """This reading, to be read again from the address (a `fresh` job: no cache answers)."""
+        if self.kind not in (READ, RANDOM):
+            raise JobError(f"only a reading can be read again, not a {self.kind} job")
+        return replace(self, kind=READ, fresh=True)
 
     @classmethod
     def random(
@@ -122,6 +142,8 @@ class Job:
             raise JobError(f"unknown job kind {self.kind!r}: the library serves {KINDS}")
         if self.kind == HUNT:
             self._check_hunt()
+        if self.kind == PAGE and not 1 <= self.page <= PAGES:
+            raise JobError(f"page {self.page} is out of range: a volume has pages 1 to {PAGES}")
         if not 1 <= self.max_tokens <= MAX_TOKENS_CAP:
             raise JobError(
                 f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {self.max_tokens}"
@@ -152,6 +174,10 @@ class Job:
             "prompt": self.prompt,
             "max_tokens": self.max_tokens,
         }
+        if self.fresh:
+            what["fresh"] = True  # only when set: every other job keeps the id it always had
+        if self.kind == PAGE:
+            what["page"] = self.page
         if self.kind == HUNT:
             what.update(
                 seed=self.seed,
@@ -208,6 +234,7 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     finished_at: float = 0.0  # unix time the answer was stored
     candidates: list[Candidate] = field(default_factory=list)  # a hunt job's best, best first
+    png: str = ""  # a page job's picture: PNG bytes, base64
 
     @classmethod
     def failure(cls, job_id: str, job: Job | None, kind: str, message: str, **more: Any) -> Result:

@@ -21,10 +21,9 @@ import math
 import numpy as np
 
 from .address import Address
-from .edition import Edition
+from .edition import PAGES, Edition
 from .grid import LIMIT
 
-PAGES = 410
 MIN_WIDTH_PX = 256
 GREY = (128, 128, 128)
 

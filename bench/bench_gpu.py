@@ -6,9 +6,13 @@
 2. digits: volumes built on the GPU (torch kernels) equal the CPU builds (numba) bit for bit;
 3. build time on the GPU: eager torch ops (one volume), and the compiled batch build
    (bijection_torch.build_batch) per volume at the largest batch;
-4. batched reading throughput (t5-small, 16 new tokens, batch 1/8/32/128), our t5.py with its
+4. batched reading throughput (t5-small, 16 new tokens, batch 1/8/32/128/256), our t5.py with its
    batched CUDA ops, volumes built by the compiled batch build;
-5. how often the GPU and the CPU give the same reading of the same volume and prompt.
+5. where the time of one batch goes (build, encoder, cross-attention keys, each decode step,
+   the lm_head alone) and the memory bandwidth each decode step reaches: whether decoding sits
+   at the bandwidth bound (only fewer bytes or overlapping the build can help) or below it
+   (launch overhead: CUDA graphs help);
+6. how often the GPU and the CPU give the same reading of the same volume and prompt.
 
 Prompts are given as token ids (pinned in tests/test_gpu_bench_ids.py), so the GPU machine
 needs no vocabulary file. Prints a table per part and writes everything as JSON.
@@ -134,6 +138,54 @@ def throughput(batches: tuple[int, ...]) -> dict:
     return {"gpu_volumes_per_s_16_tokens": rows}
 
 
+def timed(call, *args, **kwargs):
+    """(seconds, value) of call(*args, **kwargs), the device synchronised on both sides."""
+    sync()
+    start = time.perf_counter()
+    value = call(*args, **kwargs)
+    sync()
+    return time.perf_counter() - start, value
+
+
+@torch.no_grad()
+def breakdown(batch: int) -> dict:
+    """One batch of `batch` volumes taken apart: seconds per part, and decode bandwidth."""
+    reader = FastReader(E, batch=batch, device=DEVICE)
+    vols = addresses(batch, 6)
+    read_batch(reader, vols)  # warm up: compile the build, load the kernels
+    build_s, _ = timed(reader.build, vols)
+    cfg, w = t5.T5Config.from_edition(E), t5.bind(E, reader.flat[:batch])
+    ids = torch.tensor([PROMPT_IDS] * batch, device=DEVICE)
+    encode_s, encoded = timed(t5.encode, cfg, w, ids, batched=True)
+    cross_s, cache = timed(t5.DecoderCache, cfg, w, encoded, batched=True)
+    tokens = torch.full((batch, 1), E.decoder_start_id, dtype=torch.long, device=DEVICE)
+    steps = []
+    for _ in range(NEW_TOKENS):
+        step_s, logits = timed(t5.decode_step, cfg, w, tokens, cache)
+        steps.append(step_s)
+        tokens = logits.argmax(dim=-1)[:, None]
+    x = torch.randn(batch, 1, cfg.d_model, device=DEVICE)
+    head_s, _ = timed(t5.linear, x, w["shared.weight"], batched=True)
+    per_step = sum(
+        v[0].numel() for n, v in w.items() if n.startswith("decoder.") or n == "shared.weight"
+    )
+    step = statistics.median(steps)
+    total = build_s + encode_s + cross_s + sum(steps)
+    return {
+        f"breakdown_at_{batch}": {
+            "build_ms_per_volume": round(build_s * 1000 / batch, 3),
+            "encode_ms_per_volume": round(encode_s * 1000 / batch, 3),
+            "cross_kv_ms_per_volume": round(cross_s * 1000 / batch, 3),
+            "decode_step_ms": round(step * 1000, 3),
+            "lm_head_ms": round(head_s * 1000, 3),
+            "decode_ms_per_volume_16_steps": round(sum(steps) * 1000 / batch, 3),
+            "decode_weights_read_per_step_GB": round(batch * per_step * 4 / 1e9, 2),
+            "decode_step_GB_per_s": round(batch * per_step * 4 / step / 1e9, 1),
+            "volumes_per_s_from_parts": round(batch / total, 1),
+        }
+    }
+
+
 def agreement(count: int, cpu_budget_s: float) -> dict:
     vols = addresses(count, 4)
     size = min(128, count)
@@ -159,7 +211,7 @@ def main() -> None:
     parser.add_argument("--cpu-budget-s", type=float, default=240.0)
     parser.add_argument("--out", default="gpu-results.json")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--batches", default="1,8,32,128")
+    parser.add_argument("--batches", default="1,8,32,128,256")
     args = parser.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -173,7 +225,7 @@ def main() -> None:
     # on the CPU, inductor's C++ build of a t5-small batch of 2 segfaulted here (batch 1 works)
     build_batch = max(batches) if DEVICE == "cuda" else 1
     parts = (check_grid, check_digits, time_build, lambda: time_batch_build(build_batch))
-    for part in (*parts, lambda: throughput(batches)):
+    for part in (*parts, lambda: throughput(batches), lambda: breakdown(max(batches))):
         results.update(part())
         print(json.dumps(results), flush=True)
     results.update(agreement(args.agree, args.cpu_budget_s))

@@ -34,8 +34,8 @@ from babel_core import keys
 from babel_core.cache import VolumeLRU, measure_weights_tier
 from babel_core.client import LibraryClient
 from babel_core.edition import T5_SMALL
+from babel_core.fastread import FastReader
 from babel_core.jobs import MISS, READING, VOLUME, Job
-from babel_core.read import Reader
 from babel_core.redis_conn import connect
 from babel_core.settings import Settings
 from babel_core.worker import Worker
@@ -98,15 +98,15 @@ async def in_process(url: str, small_jobs: int, tiny_jobs: int, tokens: int, dev
 
 
 def weights_tiers(url: str, repeats: int, device: str) -> None:
-    reader = Reader(T5_SMALL, device)
+    reader = FastReader(T5_SMALL, device=device)
     with redis.Redis.from_url(url) as r:
         build, fetch = measure_weights_tier(reader, r, repeats=repeats)
     lru = VolumeLRU(2**30)
-    lru.put(("e", "v"), reader.builder.flat)
+    lru.put(("e", "v"), reader.flat[0])
     restores = []
     for _ in range(repeats):
         start = time.perf_counter()
-        lru.restore(("e", "v"), reader.builder.flat)
+        lru.restore(("e", "v"), reader.flat[0])
         restores.append(time.perf_counter() - start)
     mb = T5_SMALL.param_count * 4 / 1e6
     ROWS.append(("t5-small: rebuild a volume", f"{build * 1000:.1f}", "", f"best of {repeats}"))

@@ -1,6 +1,6 @@
 """`shelf hunt` on Discord: the slash subcommand, with the scorers as a choice list.
 
-Kept out of the cog (bot/discord_app.py) so that it stays thin: the cog's `hunt` subcommand
+Kept out of the cog (bot/discord_cog.py) so that it stays thin: the cog's `hunt` subcommand
 declares the options and calls `hunt` here. A prefix command (`!shelf hunt 64 Once upon a
 time --score words`) is parsed by the command core from what was typed, as in the console; a
 slash command's options are checked by the core one by one. Progress edits, the Cancel

@@ -11,6 +11,7 @@ from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.cache import RedisWeights, VolumeLRU, measure_weights_tier, weights_tier_on
 from babel_core.edition import TINY
+from babel_core.fastread import FastReader
 from babel_core.jobs import MISS, READING, VOLUME, WEIGHTS, Job
 from babel_core.read import Reader
 from tests.conftest import service_settings
@@ -76,6 +77,16 @@ async def test_a_worker_reuses_volumes_it_built(client, workers):
     assert a2.token_ids == direct.token_ids  # the restored volume is the volume
 
 
+async def test_a_fresh_reread_is_built_again_and_leaves_the_stored_reading(client, workers):
+    workers()
+    first = await client.request(tiny_job(), "u", timeout=60)
+    again = await client.request(tiny_job().reread(), "u", timeout=60)
+    assert (first.cache, again.cache) == (MISS, MISS)  # the volume was in memory: not used
+    assert again.job_id != first.job_id and again.fingerprint == first.fingerprint
+    stored = (await client.submit(tiny_job(), "u")).cached
+    assert stored is not None and stored.finished_at == first.finished_at
+
+
 async def test_a_fresh_worker_fetches_weights_another_stored(client, workers, redis_server):
     settings = service_settings(redis_server, weights_in_redis="on")
     first = workers(settings)
@@ -104,7 +115,7 @@ def test_redis_weights_keep_within_their_byte_budget(redis_server):
 
 def test_the_weights_tier_is_chosen_by_measurement_or_setting(redis_server):
     r = redis.Redis.from_url(redis_server.url)
-    build_s, fetch_s = measure_weights_tier(Reader(TINY), r)
+    build_s, fetch_s = measure_weights_tier(FastReader(TINY), r)
     assert build_s > 0 and fetch_s > 0
     assert r.keys(keys.weights(TINY.id, "*")) == []  # the scratch copy is gone
     assert weights_tier_on("auto", build_s=0.25, fetch_s=0.5) is False

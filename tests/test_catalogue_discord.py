@@ -10,7 +10,7 @@ import pytest
 
 from bot import reply as r
 from bot.checks import is_moderator
-from bot.discord_app import requester
+from bot.discord_cog import requester
 from bot.discord_ui import MoreButton, ShareButton, VoteButton, view_of
 
 GUILD = SimpleNamespace(id=42)

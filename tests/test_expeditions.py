@@ -44,9 +44,9 @@ def finds(url: str) -> list[dict]:
 def test_an_expedition_posts_the_volumes_scoring_at_least_the_threshold(redis_server):
     from babel_core.read import Reader
 
-    expedition_worker(redis_server, 1.01)._expedition()  # no score reaches 1.01
+    expedition_worker(redis_server, 1.01).desk.expedition()  # no score reaches 1.01
     assert finds(redis_server.url) == []
-    expedition_worker(redis_server, 0.0)._expedition()  # every score reaches 0
+    expedition_worker(redis_server, 0.0).desk.expedition()  # every score reaches 0
     found, reference = finds(redis_server.url), Reader(TINY)
     r_ = redis.Redis.from_url(redis_server.url)
     assert len(found) == 4  # worker_batch volumes
@@ -75,7 +75,7 @@ async def test_an_idle_worker_goes_on_expeditions(workers, redis_server):
 
 
 async def test_each_find_is_posted_once_by_one_of_the_bots(redis_server):
-    expedition_worker(redis_server, 0.0)._expedition()
+    expedition_worker(redis_server, 0.0).desk.expedition()
     found = finds(redis_server.url)
     a = redis.asyncio.Redis.from_url(redis_server.url)
     b = redis.asyncio.Redis.from_url(redis_server.url)
@@ -107,7 +107,7 @@ async def test_each_find_is_posted_once_by_one_of_the_bots(redis_server):
 
 
 async def test_a_find_that_could_not_be_posted_is_posted_later(redis_server):
-    expedition_worker(redis_server, 0.0)._expedition()
+    expedition_worker(redis_server, 0.0).desk.expedition()
     client = redis.asyncio.Redis.from_url(redis_server.url)
     try:
 

@@ -149,6 +149,24 @@ async def test_two_workers_share_a_hunt_and_merge_the_same_best(client, workers,
     assert sorted(by) == sorted([a.name, a.name, b.name, b.name])
 
 
+async def test_a_worker_with_a_batch_of_64_reads_two_hunt_jobs_together(
+    client, workers, redis_server
+):
+    hunt = tiny_hunt(4 * HUNT_CHUNK, seed=11)
+    running = asyncio.create_task(hunting.run(client, hunt, "user:1"))
+    r = redis.Redis.from_url(redis_server.url)
+    while r.xlen(keys.JOBS) < 4:  # every job queued before the worker starts
+        await asyncio.sleep(0.01)
+    workers(service_settings(redis_server, worker_batch=2 * HUNT_CHUNK))
+    outcome = await running
+    local = hunting.hunt_here(hunt, FastReader(TINY, batch=8))
+    assert (outcome.best, outcome.volumes_read) == (local.best, 128)
+    assert [a.timings["batch"] for a in answers(redis_server.url, hunt)] == [64, 64, 64, 64]
+    assert [a.candidates for a in answers(redis_server.url, hunt)] == [
+        hunting.read_job(FastReader(TINY, batch=8), job) for job in hunt.jobs()
+    ]
+
+
 async def test_a_hunt_job_answered_twice_is_the_same(client, workers, redis_server):
     workers()
     job = tiny_hunt(40).job(0)

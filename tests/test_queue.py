@@ -12,7 +12,7 @@ from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.client import QueueUnreachable
 from babel_core.edition import TINY
-from babel_core.jobs import CANCELLED, READING, Job, Result
+from babel_core.jobs import CANCELLED, READING, Job, JobError, Result
 from babel_core.queue import Queue, ensure_group
 
 PROMPT = "the queue"
@@ -35,6 +35,22 @@ def test_job_id_depends_on_what_decides_the_reading_only():
     assert job.id != Job.read("babel-w3-s2-v17", PROMPT, 8, edition="t5-small").id
     drawn = Job.random(PROMPT, 8, edition="tiny")
     assert drawn.id == Job.read(drawn.address, PROMPT, 8, edition="tiny").id
+
+
+def test_job_ids_are_pinned_and_a_fresh_reread_has_its_own():
+    job = tiny_job()
+    assert job.id == "83b3bd5cfaa98a1556da5d0475591e3a"  # stored readings stay findable
+    again = job.reread()
+    assert (again.fresh, again.kind, again.address, again.prompt) == (
+        True,
+        "read",
+        job.address,
+        job.prompt,
+    )
+    assert again.id == "ade0e2c2a1bc3a8648989d9dc35182c0" != job.id
+    assert Job.from_json(again.to_json()) == again
+    with pytest.raises(JobError, match="only a reading can be read again"):
+        Job.hunt(1, 0, 4, edition="tiny").reread()
 
 
 def test_result_survives_json():

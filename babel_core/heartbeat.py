@@ -1,0 +1,90 @@
+"""A worker's heartbeat: proof of life, and the watch over a job that runs too long.
+
+A thread beside the worker's loop, with its own Redis connection, every claim_idle_s / 3
+(between 0.05 and 5 s):
+
+- records the worker in `keys.WORKERS` and its state in `keys.worker(name)` (what
+  `shelf status` and the bot's "no worker is running" answer read), and the queue depth and
+  live workers for the metrics;
+- resets the idle time of the jobs in hand, so that no other worker reclaims them while this
+  one is alive and reading;
+- answers a job that runs past settings.job_timeout_s with a timeout error (the person who
+  asked hears at once), and with exit_on_hang ends a process whose read never returns, so
+  that its jobs are reclaimed by another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import redis
+
+from . import keys, metrics
+from .jobs import TIMEOUT
+from .queue import Delivery, Queue
+
+log = logging.getLogger(__name__)
+
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def beat(worker) -> None:
+    """Beat for `worker` (a worker.Worker) until it stops."""
+    r = redis.Redis.from_url(worker.url)
+    queue = Queue(r, worker.name, worker.settings.reading_ttl_s)
+    every = max(0.05, min(5.0, worker.settings.claim_idle_s / 3))
+    while True:
+        try:
+            beat_once(worker, r, queue)
+        except REDIS_DOWN as e:
+            log.debug("heartbeat: %s", e)
+        except Exception:
+            log.exception("heartbeat of worker %s failed", worker.name)
+        if worker.stopping.wait(every):
+            break
+    r.close()
+
+
+def beat_once(worker, r: redis.Redis, queue: Queue) -> None:
+    now = time.time()
+    in_hand = worker.in_hand()
+    current = worker.desk.current
+    pipe = r.pipeline(transaction=False)
+    pipe.zadd(keys.WORKERS, {worker.name: now})
+    pipe.zremrangebyscore(keys.WORKERS, "-inf", now - 24 * 3600)
+    pipe.hset(
+        keys.worker(worker.name),
+        mapping={
+            "device": worker.device,
+            "beat": now,
+            "answered": worker.answered,
+            "in_hand": len(in_hand),
+            "current": current[0][0].job_id if current else "",
+        },
+    )
+    pipe.expire(keys.worker(worker.name), keys.HEARTBEAT_TTL_S)
+    pipe.xlen(keys.JOBS)
+    pipe.zcount(keys.WORKERS, now - keys.HEARTBEAT_TTL_S, "+inf")
+    *_, depth, alive = pipe.execute()
+    metrics.QUEUE_DEPTH.set(depth)
+    metrics.WORKERS_ALIVE.set(alive)
+    queue.touch(in_hand)
+    if current is not None:
+        watch(worker, queue, *current)
+
+
+def watch(worker, queue: Queue, deliveries: list[Delivery], since: float) -> None:
+    """Answer jobs past their time limit; end a process whose read never returns."""
+    running = time.perf_counter() - since
+    limit = worker.settings.job_timeout_s
+    for d in deliveries:
+        if running > limit and d.entry not in worker.timed_out:
+            worker.timed_out.add(d.entry)
+            log.error("job %s ran past %g s; answering it with a timeout", d.job_id, limit)
+            message = f"reading this volume took longer than {limit:g} s; try fewer tokens"
+            queue.finish(d, worker.desk.failure(d, TIMEOUT, message))
+    if worker.exit_on_hang and running > 2 * limit + 30:
+        log.critical("worker %s is stuck on job %s; exiting", worker.name, deliveries[0].job_id)
+        os._exit(70)
