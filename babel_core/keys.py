@@ -79,7 +79,6 @@ WEIGHTS_LRU = PREFIX + "weights-lru"  # sorted set: weights key -> last use (bou
 
 # -- the bot's keys (bot/state.py, bot/commands.py)
 PROMPT_TTL_S = 30 * 24 * 3600  # a button's stored prompt; after that it reads the default prompt
-PAGE_TTL_S = 7 * 24 * 3600  # a drawn page
 
 
 def user_cooldown(user_id: str) -> str:
@@ -105,11 +104,6 @@ def user_recent(edition_id: str, user_id: str) -> str:
 def prompt(key: str) -> str:
     """A prompt by its short key, for buttons (cache, PROMPT_TTL_S)."""
     return f"{PREFIX}prompt:{key}"
-
-
-def page(edition_id: str, address: str, number: int) -> str:
-    """A drawn page's PNG (cache, PAGE_TTL_S)."""
-    return f"{PREFIX}page:{edition_id}:{address}:{number}"
 
 
 # -- durable: never a TTL (bot/discoveries.py, bot/bookmarks.py, bot/moderation.py)

@@ -8,9 +8,8 @@ as the count allows, with a diverging colour map: blue for -100, white for 0, re
 Unused pixels after the last weight are grey.
 
 A page needs the whole volume built (Φ mixes every digit into every weight), so it is drawn
-where volumes are built: `draw_page(edition, flat, n)` takes the flat float32 weights of a
-built volume; `page_png(edition, address, n)` builds a short address's volume with the fused
-CPU kernel first.
+where volumes are built, by a worker (a `page` job, babel_core/desk.py): `draw_page(edition,
+flat, n)` takes the flat float32 weights of a built volume.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import math
 
 import numpy as np
 
-from .address import Address
 from .edition import PAGES, Edition
 from .grid import LIMIT
 
@@ -87,14 +85,3 @@ def draw_page(edition: Edition, flat: np.ndarray, number: int) -> bytes:
     """Page `number` of a built volume, whose P weights are the float32 array `flat`."""
     first, stop = page_span(edition, number)
     return render(np.asarray(flat[first:stop], dtype=np.float32), per_page(edition))
-
-
-def page_png(edition: Edition, address: Address, number: int) -> bytes:
-    """Build the volume at a short address on the CPU and draw one of its pages."""
-    from . import bijection_numba
-    from .build import head_digits
-
-    page_span(edition, number)  # refuse a bad page number before building anything
-    flat = np.empty(edition.param_count, dtype=np.float32)
-    bijection_numba.build_weights(edition, head_digits(address), flat)
-    return draw_page(edition, flat, number)

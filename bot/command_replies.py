@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from babel_core import jobs
-from babel_core.address import Address, about_numbers
+from babel_core.address import about_numbers
 from babel_core.edition import Edition
 from babel_core.grid import N
 from babel_core.page import PAGES, page_span
@@ -78,7 +78,7 @@ class CommandReplies:
             full_text_name=f"{job.address}.txt",
         )
 
-    def page_reply(self, address: Address, number: int, png: bytes) -> r.Reply:
+    def page_reply(self, address: str, number: int, png: bytes) -> r.Reply:
         first, last = page_span(self.edition, number)
         return r.Reply(
             r.READING,

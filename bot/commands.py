@@ -10,7 +10,7 @@ memory (bot/state.py) live in Redis, so any number of bot processes share them.
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import logging
 import random
 import time
@@ -22,10 +22,8 @@ from functools import partial
 import redis.exceptions
 
 from babel_core import jobs, keys
-from babel_core.address import Address
 from babel_core.edition import DEFAULT_PROMPT, get_edition
 from babel_core.errors import LibraryError
-from babel_core.page import page_png
 from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
@@ -84,7 +82,6 @@ class Shelf(CommandParser, CommandReplies):
         self.redis = redis
         self.catalogue = Catalogue(settings, redis, client, self.edition, invocation, clock)
         self.hunts = Hunts(settings, client, self.edition, invocation)
-        self._drawing = asyncio.Lock()  # pages are drawn one at a time (each builds a volume)
 
     async def handle(
         self, text: str, who: Requester, on_progress: OnProgress | None = None
@@ -115,10 +112,6 @@ class Shelf(CommandParser, CommandReplies):
             if command.bookmark:
                 found = await self.catalogue.resolve(command.bookmark, who.user_id)
                 command = replace(command, address=self._address(command.name, found))
-            if command.name == "page":
-                return await self._limited(
-                    who, lambda: self._draw_page(command.address, command.page)
-                )
             if command.name == "hunt":
                 prompt = self._or_default(command)
                 return await self._limited(
@@ -139,6 +132,8 @@ class Shelf(CommandParser, CommandReplies):
             return jobs.Job.read(str(command.address), self._or_default(command), edition=edition)
         if command.name == "random":
             return jobs.Job.random(self._or_default(command), edition=edition, rng=self.rng)
+        if command.name == "page":
+            return jobs.Job.draw(str(command.address), command.page, edition=edition)
         last = await self.state.last(who.user_id)
         if last is None:
             raise CommandError(
@@ -211,22 +206,10 @@ class Shelf(CommandParser, CommandReplies):
         )
         if not result.ok:
             return r.error(result.error)
+        if job.kind == jobs.PAGE:  # drawn by a worker (it builds volumes): a PNG, base64
+            return self.page_reply(job.address, job.page, base64.b64decode(result.png))
         await self.state.remember(who.user_id, job.address, job.prompt)
         return await self.reading_reply(result)
-
-    async def _draw_page(self, address: Address, number: int) -> r.Reply:
-        """Draw a page (babel_core/page.py) in a thread, one at a time; drawn pages are cached.
-
-        The worker serves readings only, so pages are drawn here, where the command is
-        answered; a t5-small page takes a volume build (0.4-1.2 s, 242 MB for the moment).
-        """
-        key = keys.page(self.edition.id, str(address), number)
-        png = await self.redis.get(key)
-        if png is None:
-            async with self._drawing:
-                png = await asyncio.to_thread(page_png, self.edition, address, number)
-            await self.redis.set(key, png, ex=keys.PAGE_TTL_S)
-        return self.page_reply(address, number, png)
 
     async def cancel(self, job_id: str, owner: str, who: Requester) -> r.Reply:
         """Cancel a pending job (or hunt) for the person who asked for it, and for nobody else."""
