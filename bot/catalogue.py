@@ -6,8 +6,8 @@ anything touches Redis); `Catalogue.run` answers a checked `Ask` with a `Reply`,
 services in bot/discoveries.py, bot/bookmarks.py and bot/moderation.py, and draws listings
 with bot/catalogue_replies.py. The command core (bot/commands.py) dispatches here and hands
 over an `Actor`. Sharing reads the tuple through the queue (usually a cached reading),
-records it, and starts the verification: the cached reading is dropped and a worker reads the
-tuple again; `record_reread` marks the discovery verified or flagged.
+records it, and starts the verification: a worker reads the tuple again from its address (a
+fresh job, `Job.reread`); `record_reread` marks the discovery verified or flagged.
 """
 
 from __future__ import annotations
@@ -202,10 +202,10 @@ class Catalogue(AskParser):
         task.add_done_callback(self.verifying.discard)
 
     async def verify(self, n: int, job: jobs.Job) -> str:
-        """Have a worker read the tuple again (not the cached reading) and record the verdict."""
+        """Have a worker read the tuple again from its address (a fresh job: no cache answers,
+        and the stored reading stays as it is) and record the verdict."""
         try:
-            await self.redis.delete(keys.result(job.id))
-            result = await self.client.request(job, VERIFIER, timeout=VERIFY_TIMEOUT_S)
+            result = await self.client.request(job.reread(), VERIFIER, timeout=VERIFY_TIMEOUT_S)
             return await self.discoveries.record_reread(n, result)
         except Exception:  # the discovery stays pending; a moderator can see that
             log.exception("verifying %s failed", ref(n))

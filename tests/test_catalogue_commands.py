@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from babel_core import keys
+from babel_core.jobs import MISS, Job, Result
 from bot import reply as r
 from bot.commands import Requester
 from tests.shelf_fixtures import new_requester
@@ -51,6 +52,11 @@ async def test_sharing_the_last_reading_records_it_and_a_worker_verifies_it(shel
     shown = await core.handle(f"show {number(shared)}", new_requester())
     assert {f.name: f.value for f in shown.fields}["Verified"] == "verified ✓"
     assert [b.action for b in shown.buttons] == [r.VOTE]
+    job = Job.read("babel-w3-s2-v17", prompt, edition=core.edition.id)
+    reread = Result.from_json(await core.redis.get(keys.result(job.reread().id)))
+    assert reread.cache == MISS  # the verifier's reading: built afresh, though it was in memory
+    stored = Result.from_json(await core.redis.get(keys.result(job.id)))
+    assert stored.fingerprint == reread.fingerprint and stored.finished_at < reread.finished_at
 
 
 async def test_sharing_the_same_reading_twice_finds_the_first(shelf):
