@@ -48,7 +48,7 @@ class Requester:
     name: str = ""
     guild_id: str = ""
     channel_id: str = ""
-    is_moderator: bool = False  # may moderate guild_id (the adapter decides: bot/discord_app.py)
+    is_moderator: bool = False  # may moderate guild_id (the adapter decides: bot/discord_cog.py)
     is_owner: bool = False  # the console's user; Discord owners come from settings.owner_ids
 
 

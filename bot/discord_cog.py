@@ -6,10 +6,10 @@
 
 The cog is thin: it turns Discord's objects into a `Requester` and a checked `Command`,
 acknowledges at once, shows the queue position (edits throttled per channel) and the reply,
-all drawn by bot/discord_ui.py. Everything else is bot/commands.py. It is kept apart from the
-bot that carries it (bot/discord_app.py: start-up, error answers, `main`) so that each stays
-small. Every subcommand lives here: discord.py binds a group's subcommands to the cog that
-defines the group, so `shelf` cannot be spread over several cogs.
+all drawn by bot/discord_ui.py. Everything else is the command core (bot/commands.py). It is
+kept apart from the bot that carries it (bot/discord_app.py: start-up, error answers, `main`)
+so that each stays small. Every subcommand lives here: discord.py binds a group's subcommands
+to the cog that defines the group, so `shelf` cannot be spread over several cogs.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 
 # Button actions (bot/discord_ui.py maps each to a persistent Discord button).
 PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
-VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue.py)
+VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue*.py)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Button:
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)
     job_id: str = ""
     owner: str = ""  # the only user the button answers (CANCEL)
-    target: str = ""  # VOTE: a discovery id; MORE: the command to run (bot/catalogue.py)
+    target: str = ""  # VOTE: a discovery id; MORE: the command to run (bot/catalogue_replies.py)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ async def test_help_lists_every_command_with_an_example(shelf, someone):
     reply = await shelf().handle("help", someone())
     assert reply.kind == r.INFO
     catalogue = [f"!shelf {usage}" for usage, _, _ in CATALOGUE_SPECS.values()]
-    assert [f.name for f in reply.fields[8:]] == catalogue  # bot/catalogue.py's commands
+    assert [f.name for f in reply.fields[8:]] == catalogue  # bot/catalogue_parse.py's
     assert [(f.name, f.value) for f in reply.fields[:8]] == [
         (
             "!shelf read <address> [prompt]",
