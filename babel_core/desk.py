@@ -49,7 +49,7 @@ from .jobs import (
     Result,
 )
 from .queue import Delivery
-from .settings import Settings
+from .settings import Settings, is_on
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,12 @@ class Desk:
             with _IMPORT_LOCK:
                 from .fastread import FastReader
 
-                fast = FastReader(get_edition(edition_id), self.settings.worker_batch, self.device)
+                fast = FastReader(
+                    get_edition(edition_id),
+                    self.settings.worker_batch,
+                    self.device,
+                    cuda_graphs=is_on(self.settings.cuda_graphs),
+                )
             self._readers[edition_id] = fast
             self._weights[edition_id] = self._weights_tier(fast)
         return fast

@@ -32,13 +32,22 @@ ROW_ALIGN = 16  # floats: every row starts 64-byte aligned, like a volume's own 
 class FastReader:
     """Builds and reads batches of volumes of one edition on one device."""
 
-    def __init__(self, edition: Edition, batch: int = 1, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        edition: Edition,
+        batch: int = 1,
+        device: str | torch.device = "cpu",
+        cuda_graphs: bool = False,
+    ):
+        """`cuda_graphs`: on a CUDA device, decode with a StaticCache and replay each step as
+        one CUDA graph (t5.graphed_step); no effect elsewhere."""
         if batch < 1:
             raise ValueError(f"a batch holds at least one volume, not {batch}")
         strict_float32()
         self.edition = edition
         self.batch = batch
         self.device = torch.device(device)
+        self.static = cuda_graphs and self.device.type == "cuda"
         P = edition.param_count
         stride = -(-P // ROW_ALIGN) * ROW_ALIGN
         buffer = torch.empty(batch, stride, dtype=torch.float32, device=self.device)
@@ -102,4 +111,4 @@ class FastReader:
 
     def _generate(self, input_ids: list[int], max_tokens: int) -> list[list[int]]:
         weights = t5.bind(self.edition, self.flat[: self.built])
-        return t5.generate(self.edition, weights, input_ids, max_tokens)
+        return t5.generate(self.edition, weights, input_ids, max_tokens, static=self.static)

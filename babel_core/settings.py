@@ -16,6 +16,11 @@ def _list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def is_on(value: str) -> bool:
+    """An on/off setting's value: on, yes, true or 1 (any case) turn it on."""
+    return value.strip().lower() in ("on", "yes", "true", "1")
+
+
 def setting(env: str, default, **kwargs):
     """A settings field read from the environment variable `env`."""
     return field(default=default, metadata={"env": env}, **kwargs)
@@ -42,6 +47,8 @@ class Settings:
     redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024)  # that tier's Redis budget
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
+    # on a CUDA worker, replay each decode step as one CUDA graph (t5.graphed_step)
+    cuda_graphs: str = setting("BABEL_CUDA_GRAPHS", "off")  # on or off
     # hunts (docs/hunting.md): volumes per hunt by default and at most, for everyone and for
     # moderators and owners; where no worker has a GPU, each is divided by hunt.CPU_SHARE
     hunt_default: int = setting("BABEL_HUNT_DEFAULT", 256)

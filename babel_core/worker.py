@@ -37,7 +37,7 @@ from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
 from .jobs import FAILED, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import Delivery, Queue
-from .settings import Settings
+from .settings import Settings, is_on
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Worker:
         self.device = device or settings.device
         self.exit_on_hang = exit_on_hang
         self.claim_idle_ms = int(settings.claim_idle_s * 1000)
-        self.expeditions = settings.expeditions.strip().lower() in ("on", "yes", "true", "1")
+        self.expeditions = is_on(settings.expeditions)
         # hunt jobs read together in a turn: a batch of 128 on a GPU takes four jobs of 32
         self.hunts_per_turn = max(1, settings.worker_batch // HUNT_CHUNK)
         self.answered = 0  # jobs this worker answered (its answer was the one stored)

@@ -7,12 +7,14 @@
 3. build time on the GPU: eager torch ops (one volume), and the compiled batch build
    (bijection_torch.build_batch) per volume at the largest batch;
 4. batched reading throughput (t5-small, 16 new tokens, batch 1/8/32/128/256), our t5.py with its
-   batched CUDA ops, volumes built by the compiled batch build;
+   batched CUDA ops, volumes built by the compiled batch build; then the same with each decode
+   step replayed as one CUDA graph (t5.graphed_step, BABEL_CUDA_GRAPHS=on);
 5. where the time of one batch goes (build, encoder, cross-attention keys, each decode step,
    the lm_head alone) and the memory bandwidth each decode step reaches: whether decoding sits
    at the bandwidth bound (only fewer bytes or overlapping the build can help) or below it
    (launch overhead: CUDA graphs help);
-6. how often the GPU and the CPU give the same reading of the same volume and prompt.
+6. how often the GPU (with and without CUDA graphs) and the CPU give the same reading of the
+   same volume and prompt.
 
 Prompts are given as token ids (pinned in tests/test_gpu_bench_ids.py), so the GPU machine
 needs no vocabulary file. Prints a table per part and writes everything as JSON.
@@ -113,29 +115,31 @@ def time_batch_build(batch: int, repeat: int = 5) -> dict:
     }
 
 
-def read_batch(reader: FastReader, volumes) -> list[list[int]]:
+def read_batch(reader: FastReader, volumes, graphs: bool = False) -> list[list[int]]:
+    """Build and read `volumes`; `graphs`: a StaticCache, each step one CUDA graph (on CUDA)."""
     reader.build(volumes)
     weights = t5.bind(E, reader.flat[: len(volumes)])
-    return t5.generate(E, weights, PROMPT_IDS, NEW_TOKENS)
+    batched = True if graphs else None  # the CPU dry run: static decoding needs the batched ops
+    return t5.generate(E, weights, PROMPT_IDS, NEW_TOKENS, batched=batched, static=graphs)
 
 
-def throughput(batches: tuple[int, ...]) -> dict:
+def throughput(batches: tuple[int, ...], graphs: bool = False) -> dict:
     rows = {}
     for b in batches:
         reader = FastReader(E, batch=b, device=DEVICE)
         vols = addresses(b, 3)
-        read_batch(reader, vols)  # warm up
+        read_batch(reader, vols, graphs)  # warm up
         sync()
         start = time.perf_counter()
         rounds = 3
         for _ in range(rounds):
-            read_batch(reader, vols)
+            read_batch(reader, vols, graphs)
         sync()
         rows[b] = round(rounds * b / (time.perf_counter() - start), 1)
         del reader
         if DEVICE == "cuda":
             torch.cuda.empty_cache()
-    return {"gpu_volumes_per_s_16_tokens": rows}
+    return {"gpu_volumes_per_s_16_tokens" + ("_cuda_graphs" if graphs else ""): rows}
 
 
 def timed(call, *args, **kwargs):
@@ -189,9 +193,10 @@ def breakdown(batch: int) -> dict:
 def agreement(count: int, cpu_budget_s: float) -> dict:
     vols = addresses(count, 4)
     size = min(128, count)
-    gpu_reader, gpu = FastReader(E, batch=size, device=DEVICE), []
+    gpu_reader, gpu, graphed = FastReader(E, batch=size, device=DEVICE), [], []
     for first in range(0, count, size):
         gpu += read_batch(gpu_reader, vols[first : first + size])
+        graphed += read_batch(gpu_reader, vols[first : first + size], graphs=True)
     del gpu_reader
     size = min(32, count)
     cpu_reader, cpu = FastReader(E, batch=size), []
@@ -202,7 +207,14 @@ def agreement(count: int, cpu_budget_s: float) -> dict:
         cpu += read_batch(cpu_reader, vols[first : first + size])
     same = sum(a == b for a, b in zip(gpu, cpu, strict=False))
     differ = [str(v) for v, a, b in zip(vols, gpu, cpu, strict=False) if a != b][:10]
-    return {"readings_compared": len(cpu), "gpu_equals_cpu": same, "differing": differ}
+    return {
+        "readings_compared": len(cpu),
+        "gpu_equals_cpu": same,
+        "differing": differ,
+        "gpu_cuda_graphs_equals_cpu": sum(a == b for a, b in zip(graphed, cpu, strict=False)),
+        "gpu_cuda_graphs_equals_gpu": f"{sum(a == b for a, b in zip(graphed, gpu, strict=True))}"
+        f"/{count}",
+    }
 
 
 def main() -> None:
@@ -225,7 +237,12 @@ def main() -> None:
     # on the CPU, inductor's C++ build of a t5-small batch of 2 segfaulted here (batch 1 works)
     build_batch = max(batches) if DEVICE == "cuda" else 1
     parts = (check_grid, check_digits, time_build, lambda: time_batch_build(build_batch))
-    for part in (*parts, lambda: throughput(batches), lambda: breakdown(max(batches))):
+    for part in (
+        *parts,
+        lambda: throughput(batches),
+        lambda: throughput(batches, graphs=True),
+        lambda: breakdown(max(batches)),
+    ):
         results.update(part())
         print(json.dumps(results), flush=True)
     results.update(agreement(args.agree, args.cpu_budget_s))

@@ -112,3 +112,37 @@ def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
         loop = t5.generate(TINY, w, ids, 32, batched=False)
         batched = t5.generate(TINY, w, ids, 32, batched=True)
         assert sum(a == b for a, b in zip(loop, batched, strict=True)) == 50, prompt
+
+
+def test_static_decoding_reads_50_tiny_volumes_like_the_growing_cache():
+    """The CUDA-graph path's cache (fixed shapes, future keys masked with -inf) run eagerly on
+    the CPU: the same ids as the growing cache, for every volume, prompt and length."""
+    from babel_core.fastread import FastReader
+
+    reader = FastReader(TINY, batch=50)
+    reader.build([random_address(random.Random(3000 + i)) for i in range(50)])
+    w = t5.bind(TINY, reader.flat)
+    for prompt, tokens in zip(PROMPTS[:3], (1, 9, 32), strict=True):
+        ids = encode_prompt(TINY, prompt)
+        growing = t5.generate(TINY, w, ids, tokens, batched=True)
+        static = t5.generate(TINY, w, ids, tokens, batched=True, static=True)
+        assert sum(a == b for a, b in zip(growing, static, strict=True)) == 50, prompt
+    with pytest.raises(ValueError, match="static decoding runs the batched ops"):
+        t5.generate(TINY, w, ids, 4, batched=False, static=True)
+
+
+def test_static_decoding_gives_the_growing_caches_logits_bit_for_bit_on_t5_small():
+    from babel_core.fastread import FastReader
+
+    reader = FastReader(T5_SMALL, batch=2)
+    reader.build([random_address(random.Random(77)), random_address(random.Random(78))])
+    w = t5.bind(T5_SMALL, reader.flat)
+    cfg = t5.T5Config.from_edition(T5_SMALL)
+    encoded = t5.encode(cfg, w, torch.tensor([encode_prompt(T5_SMALL, PROMPTS[0])] * 2), True)
+    growing = t5.DecoderCache(cfg, w, encoded, batched=True)
+    static = t5.StaticCache(cfg, w, encoded, steps=6)
+    tokens = torch.zeros(2, 1, dtype=torch.long)
+    for _ in range(6):
+        a, b = (t5.decode_step(cfg, w, tokens, c) for c in (growing, static))
+        assert torch.equal(a, b)
+        tokens = a.argmax(dim=-1)[:, None]
