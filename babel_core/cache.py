@@ -20,6 +20,7 @@ import numpy as np
 import redis
 
 from . import keys, metrics
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +164,24 @@ def weights_tier_on(setting: str, build_s: float | None, fetch_s: float | None) 
     if setting in ("off", "no", "false", "0"):
         return False
     return build_s is not None and fetch_s is not None and fetch_s < build_s
+
+
+def weights_tier(settings: Settings, r: redis.Redis, fast) -> RedisWeights | None:
+    """The weights tier for `fast`'s edition, if settings.weights_in_redis turns it on (with
+    "auto": if fetching a volume measured faster than building it, here and now)."""
+    setting = settings.weights_in_redis
+    build_s = fetch_s = None
+    if setting.strip().lower() == "auto":
+        build_s, fetch_s = measure_weights_tier(fast, r)
+    on = weights_tier_on(setting, build_s, fetch_s)
+    log.info(
+        "%s: weights in Redis %s (setting %s; build %s s, fetch %s s)",
+        fast.edition.id,
+        "on" if on else "off",
+        setting,
+        build_s and f"{build_s:.4f}",
+        fetch_s and f"{fetch_s:.4f}",
+    )
+    if not on:
+        return None
+    return RedisWeights(r, settings.redis_weights_mb * 2**20, settings.reading_ttl_s)

@@ -32,7 +32,7 @@ from dataclasses import asdict
 import redis
 
 from . import keys, metrics
-from .cache import RedisWeights, VolumeLRU, measure_weights_tier, weights_tier_on
+from .cache import RedisWeights, VolumeLRU, weights_tier
 from .edition import get_edition
 from .errors import LibraryError
 from .jobs import (
@@ -94,7 +94,7 @@ class Desk:
                     cuda_graphs=is_on(self.settings.cuda_graphs),
                 )
             self._readers[edition_id] = fast
-            self._weights[edition_id] = self._weights_tier(fast)
+            self._weights[edition_id] = weights_tier(self.settings, self.r, fast)
         return fast
 
     # -- readings
@@ -406,27 +406,6 @@ class Desk:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
-
-    def _weights_tier(self, fast) -> RedisWeights | None:
-        setting = self.settings.weights_in_redis
-        build_s = fetch_s = None
-        if setting.strip().lower() == "auto":
-            build_s, fetch_s = measure_weights_tier(fast, self.r)
-        on = weights_tier_on(setting, build_s, fetch_s)
-        log.info(
-            "worker %s, %s: weights in Redis %s (setting %s; build %s s, fetch %s s)",
-            self.name,
-            fast.edition.id,
-            "on" if on else "off",
-            setting,
-            build_s and f"{build_s:.4f}",
-            fetch_s and f"{fetch_s:.4f}",
-        )
-        if not on:
-            return None
-        return RedisWeights(
-            self.r, self.settings.redis_weights_mb * 2**20, self.settings.reading_ttl_s
-        )
 
 
 def _quietly(call, *args) -> bool:
