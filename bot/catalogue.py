@@ -35,7 +35,8 @@ from .catalogue_replies import (
     queue_field,
     when,
 )
-from .discoveries import (
+from .discoveries import Discoveries
+from .discovery_records import (
     FLAGGED,
     MINE,
     NEW,
@@ -43,7 +44,6 @@ from .discoveries import (
     TOP,
     USER,
     VERIFIED,
-    Discoveries,
     Discovery,
     parse_id,
     ref,

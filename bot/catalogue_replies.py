@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from . import reply as r
-from .discoveries import PUBLISHED, Discovery
+from .discovery_records import PUBLISHED, Discovery
 from .moderation import LogEntry, QueueEntry
 
 

@@ -29,17 +29,8 @@ from babel_core.errors import LibraryError
 
 from .actor import Actor
 from .bookmarks import SIGIL, parse_name
-from .discoveries import (
-    DELETED,
-    HIDDEN,
-    INDEX_KEYS,
-    INDEX_LUA,
-    PUBLISHED,
-    REF,
-    Page,
-    page_bounds,
-    parse_id,
-)
+from .discovery_records import DELETED, HIDDEN, PUBLISHED, REF, Page, page_bounds, parse_id
+from .discovery_scripts import INDEX_KEYS, INDEX_LUA
 from .durable import Durability, text
 
 log = logging.getLogger(__name__)
