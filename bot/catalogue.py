@@ -49,7 +49,8 @@ from .discovery_records import (
     ref,
 )
 from .durable import Durability, text
-from .moderation import BAN, Moderation
+from .moderation import Moderation
+from .moderation_records import BAN
 from .wordfilter import WordFilter
 
 log = logging.getLogger(__name__)

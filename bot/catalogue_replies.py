@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from . import reply as r
 from .discovery_records import PUBLISHED, Discovery
-from .moderation import LogEntry, QueueEntry
+from .moderation_records import LogEntry, QueueEntry
 
 
 def page_buttons(command: str, page: int, pages: int) -> tuple[r.Button, ...]:
