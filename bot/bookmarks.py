@@ -22,7 +22,7 @@ from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
 from .actor import Actor
-from .discoveries import DELETED, HELD, HIDDEN, PUBLISHED, Page, page_bounds
+from .discovery_records import DELETED, HELD, HIDDEN, PUBLISHED, Page, page_bounds
 from .durable import Durability, text
 from .wordfilter import WordFilter
 

@@ -35,7 +35,8 @@ from .catalogue_replies import (
     queue_field,
     when,
 )
-from .discoveries import (
+from .discoveries import Discoveries
+from .discovery_records import (
     FLAGGED,
     MINE,
     NEW,
@@ -43,13 +44,13 @@ from .discoveries import (
     TOP,
     USER,
     VERIFIED,
-    Discoveries,
     Discovery,
     parse_id,
     ref,
 )
 from .durable import Durability, text
-from .moderation import BAN, Moderation
+from .moderation import Moderation
+from .moderation_records import BAN
 from .wordfilter import WordFilter
 
 log = logging.getLogger(__name__)

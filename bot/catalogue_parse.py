@@ -21,7 +21,7 @@ from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
 from .bookmarks import SIGIL, parse_name
-from .discoveries import MINE, NEW, TOP, USER, parse_id, ref
+from .discovery_records import MINE, NEW, TOP, USER, parse_id, ref
 
 # name -> (usage, summary, example), for the command core's help and parser.
 SPECS: dict[str, tuple[str, str, str]] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from . import reply as r
-from .discoveries import PUBLISHED, Discovery
-from .moderation import LogEntry, QueueEntry
+from .discovery_records import PUBLISHED, Discovery
+from .moderation_records import LogEntry, QueueEntry
 
 
 def page_buttons(command: str, page: int, pages: int) -> tuple[r.Button, ...]:

@@ -1,15 +1,10 @@
 """Discoveries: volumes people found and shared, with votes, browsing and verification.
 
-A discovery is the reproducible tuple (edition, canonical address, prompt, max tokens) with the
-reading it gave, its fingerprint, a title, who found it, where and when. The tuple decides
-identity: sharing it again returns the discovery already on file (the dedupe key is a hash of
-the tuple). Discoveries are numbered D-1, D-2, ... by one INCR.
-
-Every write is one Lua script (atomic: fifty people voting at once are counted exactly) run
-through `Durability`, so the person is only told it worked once it is on disk. Indexes are
-kept by the same scripts: `top` (votes), `new`, a finder's published and all finds, and the
-finders' leaderboard hold published discoveries only; moderation moves a discovery in and out
-of them (bot/moderation.py).
+The service over the catalogue's Redis (the system of record): share, show, vote, browse and
+the finders' leaderboard. The record it stores, its ids and pages are in
+bot/discovery_records.py. Every write is one Lua script (bot/discovery_scripts.py) run through
+`Durability`, so the person is only told it worked once it is on disk; moderation moves a
+discovery in and out of the published indexes (bot/moderation.py).
 
 Verification: a worker re-reads the tuple after a share; `record_reread` takes that result
 and marks the discovery verified (same fingerprint) or flagged (different: it goes to the
@@ -18,242 +13,46 @@ moderators' queue). The reading on file stays canonical either way: the first on
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
-from babel_core.errors import LibraryError
 
 from .actor import Actor
+from .discovery_records import (
+    DELETED,
+    FLAGGED,
+    HELD,
+    HIDDEN,
+    MINE,
+    NEW,
+    PUBLISHED,
+    REF,
+    TOP,
+    USER,
+    Discovery,
+    DiscoveryError,
+    Finder,
+    Page,
+    Shared,
+    page_bounds,
+    ref,
+    tuple_key,
+)
+from .discovery_scripts import INDEX_KEYS, SHARE_LUA, UNVOTE_LUA, VERIFY_LUA, VOTE_LUA
 from .durable import Durability, text
 from .wordfilter import WordFilter
 
 log = logging.getLogger(__name__)
 
-PUBLISHED, HELD, HIDDEN, DELETED = "published", "held", "hidden", "deleted"
-PENDING, VERIFIED, FLAGGED = "pending", "verified", "flagged"
-TOP, NEW, MINE, USER = "top", "new", "mine", "user"
-PAGE_SIZE = 5
 MAX_TITLE = 80
 MAX_PROMPT_CHARS = 8 * MAX_PROMPT_TOKENS
-REF = "D-"
 
-_ID = re.compile(r"(?:d-?|#)?([0-9]{1,12})", re.IGNORECASE)
 _FINGERPRINT = re.compile(r"[0-9a-f]{8,64}")
-
-
-class DiscoveryError(LibraryError, ValueError):
-    """A discovery request that cannot be served as asked; the message says what to do."""
-
-
-def parse_id(text_: str) -> int:
-    """`D-12`, `d12`, `#12` or `12` -> 12."""
-    found = _ID.fullmatch(text_.strip())
-    if found is None or int(found[1]) == 0:
-        raise DiscoveryError(f"{text_.strip()!r} is not a discovery id: they look like D-12")
-    return int(found[1])
-
-
-def ref(n: int) -> str:
-    return f"{REF}{n}"
-
-
-def tuple_key(edition_id: str, address: str, prompt: str, max_tokens: int) -> str:
-    """The dedupe key: 32 hex digits of SHA-256 over the reproducible tuple."""
-    blob = json.dumps([edition_id, address, prompt, max_tokens], ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Discovery:
-    number: int
-    edition: str
-    address: str
-    prompt: str
-    max_tokens: int
-    text: str
-    token_ids: tuple[int, ...]
-    fingerprint: str
-    title: str
-    finder_id: str
-    finder_name: str
-    guild_id: str
-    created: float
-    status: str = PUBLISHED
-    verification: str = PENDING
-    reread_fingerprint: str = ""
-    reason: str = ""  # why it is held or hidden (word filter, moderator's note)
-    votes: int = 0
-
-    @property
-    def ref(self) -> str:
-        return ref(self.number)
-
-    @classmethod
-    def from_hash(cls, n: int, raw: dict, votes: int = 0) -> Discovery:
-        f = {text(k): text(v) for k, v in raw.items()}
-        return cls(
-            number=n,
-            edition=f["edition"],
-            address=f["address"],
-            prompt=f["prompt"],
-            max_tokens=int(f["max_tokens"]),
-            text=f["text"],
-            token_ids=tuple(json.loads(f["token_ids"])),
-            fingerprint=f["fingerprint"],
-            title=f["title"],
-            finder_id=f["finder_id"],
-            finder_name=f["finder_name"],
-            guild_id=f["guild_id"],
-            created=float(f["created"]),
-            status=f["status"],
-            verification=f.get("verification", PENDING),
-            reread_fingerprint=f.get("reread_fingerprint", ""),
-            reason=f.get("reason", ""),
-            votes=votes,
-        )
-
-    def fields(self) -> dict[str, str]:
-        """The record as stored in its hash (everything but the number and the vote count)."""
-        return {
-            "edition": self.edition,
-            "address": self.address,
-            "prompt": self.prompt,
-            "max_tokens": str(self.max_tokens),
-            "text": self.text,
-            "token_ids": json.dumps(list(self.token_ids)),
-            "fingerprint": self.fingerprint,
-            "title": self.title,
-            "finder_id": self.finder_id,
-            "finder_name": self.finder_name,
-            "guild_id": self.guild_id,
-            "created": repr(self.created),
-            "status": self.status,
-            "verification": self.verification,
-            "reread_fingerprint": self.reread_fingerprint,
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class Shared:
-    discovery: Discovery
-    new: bool  # False: this tuple had been shared before, and that discovery is returned
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list = field(default_factory=list)
-    page: int = 1  # 1-based
-    pages: int = 1
-    total: int = 0
-
-
-@dataclass(frozen=True)
-class Finder:
-    rank: int
-    user_id: str
-    name: str
-    votes: int
-    finds: int
-
-
-def page_bounds(page: int, total: int, size: int = PAGE_SIZE) -> tuple[int, int, int]:
-    """(first index, last index, number of pages) of a 1-based page; refuses page < 1."""
-    if page < 1:
-        raise DiscoveryError(f"pages are numbered from 1, not {page}")
-    start = (page - 1) * size
-    return start, start + size - 1, max(1, math.ceil(total / size))
-
-
-# Moves published discovery n of `finder` into (on = 1) or out of (on = -1) the indexes.
-# KEYS[1..4]: top, new, leaderboard votes, leaderboard finds. votes_p, by_p: key prefixes.
-INDEX_LUA = """
-local function index(n, finder, on, votes_p, by_p)
-  local votes = redis.call('SCARD', votes_p .. n)
-  if on > 0 then
-    redis.call('ZADD', KEYS[1], votes, string.format('%012d', n))
-    redis.call('ZADD', KEYS[2], n, n)
-    redis.call('ZADD', by_p .. finder, n, n)
-  else
-    redis.call('ZREM', KEYS[1], string.format('%012d', n))
-    redis.call('ZREM', KEYS[2], n)
-    redis.call('ZREM', by_p .. finder, n)
-  end
-  redis.call('ZINCRBY', KEYS[3], on * votes, finder)
-  if tonumber(redis.call('ZINCRBY', KEYS[4], on, finder)) <= 0 then
-    redis.call('ZREM', KEYS[3], finder)
-    redis.call('ZREM', KEYS[4], finder)
-  end
-end
-"""
-INDEX_KEYS = [keys.DISCOVERIES_TOP, keys.DISCOVERIES_NEW, keys.BOARD_VOTES, keys.BOARD_FINDS]
-
-# KEYS: INDEX_KEYS, tuples, seq, names, mod queue. ARGV: votes_p, by_p, discovery_p, mine_p,
-# tuple key, finder, finder name, status, now, ref prefix, then the record's field/value pairs.
-# Returns {1, n} for a new discovery, {0, n} when the tuple was already on file.
-_SHARE = (
-    INDEX_LUA
-    + """
-local found = redis.call('HGET', KEYS[5], ARGV[5])
-if found then return {0, tonumber(found)} end
-local n = redis.call('INCR', KEYS[6])
-redis.call('HSET', ARGV[3] .. n, unpack(ARGV, 11))
-redis.call('HSET', KEYS[5], ARGV[5], n)
-redis.call('HSET', KEYS[7], ARGV[6], ARGV[7])
-redis.call('ZADD', ARGV[4] .. ARGV[6], n, n)
-if ARGV[8] == 'published' then
-  index(n, ARGV[6], 1, ARGV[1], ARGV[2])
-else
-  redis.call('ZADD', KEYS[8], 'NX', ARGV[9], ARGV[10] .. n)
-end
-return {1, n}
-"""
-)
-
-# KEYS: discovery, votes, top, leaderboard votes. ARGV: voter, n's member in top.
-# Returns {code, votes}: 1 counted, 0 already voted, -1 unknown, -2 not published, -3 own.
-_VOTE = """
-local d = redis.call('HMGET', KEYS[1], 'status', 'finder_id')
-if not d[1] then return {-1, 0} end
-if d[1] ~= 'published' then return {-2, 0} end
-if d[2] == ARGV[1] then return {-3, 0} end
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {0, redis.call('SCARD', KEYS[2])} end
-redis.call('ZINCRBY', KEYS[3], 1, ARGV[2])
-redis.call('ZINCRBY', KEYS[4], 1, d[2])
-return {1, redis.call('SCARD', KEYS[2])}
-"""
-
-# Same keys and arguments. Returns {code, votes}: 1 withdrawn, 0 never given, -1 unknown.
-_UNVOTE = """
-local d = redis.call('HMGET', KEYS[1], 'status', 'finder_id')
-if not d[1] then return {-1, 0} end
-if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return {0, redis.call('SCARD', KEYS[2])} end
-if d[1] == 'published' then
-  redis.call('ZINCRBY', KEYS[3], -1, ARGV[2])
-  redis.call('ZINCRBY', KEYS[4], -1, d[2])
-end
-return {1, redis.call('SCARD', KEYS[2])}
-"""
-
-# KEYS: discovery, mod queue. ARGV: re-read fingerprint, now, ref.
-_VERIFY = """
-local fp = redis.call('HGET', KEYS[1], 'fingerprint')
-if not fp then return false end
-local v = 'verified'
-if fp ~= ARGV[1] then v = 'flagged' end
-redis.call('HSET', KEYS[1], 'verification', v, 'reread_fingerprint', ARGV[1])
-if v == 'flagged' then redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[3]) end
-return v
-"""
 
 
 def clean_title(title: str) -> str:
@@ -261,6 +60,15 @@ def clean_title(title: str) -> str:
     if len(title) > MAX_TITLE:
         raise DiscoveryError(f"the title is {len(title)} characters long; at most {MAX_TITLE}")
     return title
+
+
+def unavailable(d: Discovery) -> str:
+    """Why someone other than the finder or a moderator cannot see discovery d."""
+    return {
+        HELD: f"{d.ref} is waiting for a moderator's review",
+        HIDDEN: f"{d.ref} was hidden by the moderators",
+        DELETED: f"{d.ref} was deleted by the moderators",
+    }.get(d.status, f"{d.ref} is not public")
 
 
 class Discoveries:
@@ -277,10 +85,10 @@ class Discoveries:
         self.durable = durable
         self.filter = word_filter or WordFilter()
         self.clock = clock
-        self._share = redis.register_script(_SHARE)
-        self._vote = redis.register_script(_VOTE)
-        self._unvote = redis.register_script(_UNVOTE)
-        self._verify = redis.register_script(_VERIFY)
+        self._share = redis.register_script(SHARE_LUA)
+        self._vote = redis.register_script(VOTE_LUA)
+        self._unvote = redis.register_script(UNVOTE_LUA)
+        self._verify = redis.register_script(VERIFY_LUA)
 
     async def share(
         self,
@@ -486,12 +294,3 @@ class Discoveries:
             for i, (v, f, user) in enumerate(board[start : stop + 1])
         ]
         return Page(rows, page, pages, len(board))
-
-
-def unavailable(d: Discovery) -> str:
-    """Why someone other than the finder or a moderator cannot see discovery d."""
-    return {
-        HELD: f"{d.ref} is waiting for a moderator's review",
-        HIDDEN: f"{d.ref} was hidden by the moderators",
-        DELETED: f"{d.ref} was deleted by the moderators",
-    }.get(d.status, f"{d.ref} is not public")

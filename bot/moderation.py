@@ -9,10 +9,10 @@ Who may do what (docs/moderation.md):
   everywhere at once. Items shared outside any guild are moderated by the owners only.
 
 Every action and every refused attempt is appended to the guild's mod log with who and when.
-Each action is one Lua script: the status change, the discovery indexes, closing the item's
-open reports (moved, with the resolution, to its closed-reports list, never dropped), leaving
-the queue and the log entry happen together or not at all, and are durable before the
-moderator is told.
+Each action is one Lua script (bot/moderation_scripts.py): the status change, the discovery
+indexes, closing the item's open reports, leaving the queue and the log entry happen together
+or not at all, and are durable before the moderator is told. The items, reports and log
+entries themselves are in bot/moderation_records.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from babel_core import keys
@@ -29,27 +28,33 @@ from babel_core.errors import LibraryError
 
 from .actor import Actor
 from .bookmarks import SIGIL, parse_name
-from .discoveries import (
-    DELETED,
-    HIDDEN,
-    INDEX_KEYS,
-    INDEX_LUA,
-    PUBLISHED,
-    REF,
-    Page,
-    page_bounds,
-    parse_id,
-)
+from .discovery_records import DELETED, HIDDEN, PUBLISHED, REF, Page, page_bounds, parse_id
+from .discovery_scripts import INDEX_KEYS
 from .durable import Durability, text
+from .moderation_records import (
+    BAN,
+    BANS,
+    BOOKMARK,
+    DELETE,
+    DISCOVERY,
+    HIDE,
+    LOG,
+    QUEUE,
+    REFUSED,
+    RESTORE,
+    UNBAN,
+    Item,
+    LogEntry,
+    QueueEntry,
+    Report,
+)
+from .moderation_scripts import ACT_LUA, BAN_LUA, REPORT_LUA
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 MAX_REASON = 200
 LABEL_CHARS = 80  # of a title or reading, in the queue
-DISCOVERY, BOOKMARK = "discovery", "bookmark"
-HIDE, RESTORE, DELETE, BAN, UNBAN = "hide", "restore", "delete", "ban", "unban"
-QUEUE, LOG, BANS, REFUSED = "queue", "log", "bans", "refused"
 _TO = {HIDE: HIDDEN, RESTORE: PUBLISHED, DELETE: DELETED}
 
 
@@ -63,106 +68,6 @@ class NotModerator(ModerationError, PermissionError):
 
 class Banned(LibraryError, PermissionError):
     """A banned person's command, refused politely."""
-
-
-@dataclass(frozen=True)
-class Item:
-    """A discovery or a bookmark, as moderation sees it."""
-
-    kind: str
-    ref: str  # D-5 or @name
-    key: str
-    number: int  # the discovery's number; 0 for bookmarks
-    owner_field: str
-    owner_id: str
-    guild_id: str
-    status: str
-    label: str  # a title, reading or address to show in the queue
-
-
-@dataclass(frozen=True)
-class Report:
-    reporter_id: str
-    reporter_name: str
-    reason: str
-    at: float
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    item: Item
-    since: float
-    reports: list[Report] = field(default_factory=list)
-    why: str = ""  # held by the filter, or flagged by verification
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    at: float
-    by_id: str
-    by_name: str
-    action: str
-    target: str = ""
-    reason: str = ""
-    detail: str = ""
-
-    @property
-    def when(self) -> str:
-        return datetime.fromtimestamp(self.at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-# KEYS: INDEX_KEYS, item, open reports, closed reports, mod queue, mod log.
-# ARGV: votes_p, by_p, discovery number ('' for a bookmark), new status, reason,
-# resolution JSON, log entry JSON, item ref, owner field. Returns the old status (nil: gone).
-_ACT = (
-    INDEX_LUA
-    + """
-local cur = redis.call('HMGET', KEYS[5], 'status', ARGV[9])
-if not cur[1] then return false end
-redis.call('HSET', KEYS[5], 'status', ARGV[4], 'reason', ARGV[5])
-if ARGV[3] ~= '' then
-  if cur[1] == 'published' and ARGV[4] ~= 'published' then
-    index(ARGV[3], cur[2], -1, ARGV[1], ARGV[2])
-  elseif cur[1] ~= 'published' and ARGV[4] == 'published' then
-    index(ARGV[3], cur[2], 1, ARGV[1], ARGV[2])
-  end
-end
-local open = redis.call('HGETALL', KEYS[6])
-for i = 1, #open, 2 do
-  redis.call('RPUSH', KEYS[7], '{"reporter":' .. cjson.encode(open[i]) .. ',"report":' ..
-    open[i + 1] .. ',"resolution":' .. ARGV[6] .. '}')
-end
-redis.call('DEL', KEYS[6])
-redis.call('ZREM', KEYS[8], ARGV[8])
-redis.call('RPUSH', KEYS[9], ARGV[7])
-return cur[1]
-"""
-)
-
-# KEYS: item, open reports, mod queue. ARGV: reporter, report JSON, ref, now, owner field.
-# Returns the number of open reports, 0 already reported, -1 gone, -2 not public, -3 own.
-_REPORT = """
-local cur = redis.call('HMGET', KEYS[1], 'status', ARGV[5])
-if not cur[1] then return -1 end
-if cur[1] ~= 'published' then return -2 end
-if cur[2] == ARGV[1] then return -3 end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
-return redis.call('HLEN', KEYS[2])
-"""
-
-# KEYS: bans, mod log. ARGV: user, ban JSON ('' to unban), log entry JSON.
-# Returns 1 when the ban list changed (the log entry is written only then), else 0.
-_BAN = """
-local changed
-if ARGV[2] == '' then
-  changed = redis.call('HDEL', KEYS[1], ARGV[1])
-else
-  changed = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-end
-if changed == 1 then redis.call('RPUSH', KEYS[2], ARGV[3]) end
-return changed
-"""
 
 
 def _reason(reason: str, required: bool = False) -> str:
@@ -186,9 +91,9 @@ class Moderation:
         self.durable = durable
         self.owner_ids = frozenset(owner_ids)
         self.clock = clock
-        self._act = redis.register_script(_ACT)
-        self._report = redis.register_script(_REPORT)
-        self._ban = redis.register_script(_BAN)
+        self._act = redis.register_script(ACT_LUA)
+        self._report = redis.register_script(REPORT_LUA)
+        self._ban = redis.register_script(BAN_LUA)
 
     # -- everyone
 
@@ -299,7 +204,7 @@ class Moderation:
             item = await self.item(text(ref_))
             raw = await self.redis.hgetall(keys.reports(item.ref))
             reports = sorted(
-                (_report(text(uid), json.loads(text(r))) for uid, r in raw.items()),
+                (Report.from_dict(text(uid), json.loads(text(r))) for uid, r in raw.items()),
                 key=lambda r: r.at,
             )
             record = await self.redis.hmget(item.key, "reason", "verification")
@@ -369,7 +274,7 @@ class Moderation:
         start, stop, pages = page_bounds(page, total, PAGE_SIZE)
         # newest first: page 1 is the list's tail
         raw = await self.redis.lrange(key, -1 - stop, -1 - start)
-        entries = [_log_entry(json.loads(text(e))) for e in reversed(raw)]
+        entries = [LogEntry.from_dict(json.loads(text(e))) for e in reversed(raw)]
         return Page(entries, page, pages, total)
 
     # -- helpers
@@ -444,19 +349,3 @@ class Moderation:
                 f"moderators can act on it; `report {target} <reason>` flags it to them"
             )
         raise NotModerator(f"only this server's moderators can use `mod {action}`")
-
-
-def _report(uid: str, raw: dict) -> Report:
-    return Report(uid, raw.get("name", uid), raw.get("reason", ""), float(raw.get("at", 0)))
-
-
-def _log_entry(raw: dict) -> LogEntry:
-    return LogEntry(
-        at=float(raw["at"]),
-        by_id=raw["by_id"],
-        by_name=raw["by_name"],
-        action=raw["action"],
-        target=raw.get("target", ""),
-        reason=raw.get("reason", ""),
-        detail=raw.get("detail", ""),
-    )

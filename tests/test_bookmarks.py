@@ -9,7 +9,7 @@ import pytest
 from babel_core import keys
 from babel_core.address import AddressError
 from bot.bookmarks import BookmarkError, parse_name
-from bot.discoveries import HELD, PUBLISHED
+from bot.discovery_records import HELD, PUBLISHED
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,

@@ -9,7 +9,8 @@ import pytest
 from babel_core import keys
 from babel_core.address import AddressError, parse_address
 from babel_core.edition import TINY
-from bot.discoveries import (
+from bot.discoveries import Discoveries
+from bot.discovery_records import (
     FLAGGED,
     HELD,
     MINE,
@@ -19,7 +20,6 @@ from bot.discoveries import (
     TOP,
     USER,
     VERIFIED,
-    Discoveries,
     DiscoveryError,
     parse_id,
     tuple_key,

@@ -10,7 +10,7 @@ import pytest
 from babel_core import keys
 from bot.actor import Actor
 from bot.bookmarks import BookmarkError
-from bot.discoveries import DELETED, HIDDEN, PUBLISHED, TOP, USER, DiscoveryError
+from bot.discovery_records import DELETED, HIDDEN, PUBLISHED, TOP, USER, DiscoveryError
 from bot.moderation import Banned, ModerationError, NotModerator
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     OWNER,

@@ -10,7 +10,7 @@ import pytest
 from babel_core import keys
 from bot.actor import Actor
 from bot.cli import main
-from bot.discoveries import TOP
+from bot.discovery_records import TOP
 from bot.store_io import StoreError, export, import_
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
