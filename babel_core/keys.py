@@ -106,7 +106,8 @@ def prompt(key: str) -> str:
     return f"{PREFIX}prompt:{key}"
 
 
-# -- durable: never a TTL (bot/discoveries.py, bot/bookmarks.py, bot/moderation.py)
+# -- durable: never a TTL (bot/discoveries.py, bot/bookmarks.py, bot/moderation.py and their
+# Lua scripts in bot/discovery_scripts.py and bot/moderation_scripts.py)
 # Everything the community makes (discoveries, votes, bookmarks, reports, bans, the mod log)
 # lives under one prefix, so `shelf export` finds it with one pattern and a test can check that
 # none of these keys carries a TTL. "No guild" (the console, direct messages) is `-` in a key.

@@ -110,10 +110,9 @@ class Moderation:
             day = datetime.fromtimestamp(ban["at"], UTC).strftime("%Y-%m-%d")
             who = "the bot's owners" if everywhere else "this server's moderators"
             why = f" (reason: {ban['reason']})" if ban.get("reason") else ""
-            to = "the bot's owners" if everywhere else "this server's moderators"
             raise Banned(
                 f"sorry, you can't use the library's commands here: {who} banned you on "
-                f"{day}{why}. To appeal, write to {to}."
+                f"{day}{why}. To appeal, write to {who}."
             )
 
     async def report(self, actor: Actor, target: str, reason: str) -> int:
