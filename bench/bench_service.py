@@ -134,8 +134,10 @@ async def worker_processes(url: str, data_dir: Path, workers: int, edition: str,
         "BABEL_WEIGHTS_IN_REDIS": "off",
         "BABEL_DATA_DIR": str(data_dir),
         "BABEL_DEVICE": device,
-        # the workers share the cores: each gets its share of threads (no oversubscription)
+        # the workers share the cores: each gets its share of threads, torch's and the numba
+        # build's (no oversubscription: spinning threads wait on descheduled partners)
         "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+        "NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
     }
     command = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
     processes = [
@@ -190,7 +192,7 @@ def main() -> None:
     parser.add_argument("--small-jobs", type=int, default=10, help="t5-small jobs per row")
     parser.add_argument("--tiny-jobs", type=int, default=100, help="tiny jobs per row")
     parser.add_argument("--tokens", type=int, default=32, help="max tokens per reading")
-    parser.add_argument("--throughput-jobs", type=int, default=12)
+    parser.add_argument("--throughput-jobs", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda for every worker")
     args = parser.parse_args()

@@ -36,11 +36,11 @@ class CommandReplies:
         if progress.total:
             return self.hunts.progress_reply(progress)
         if progress.position > 0:
-            text = f"Reading… (position {progress.position} in the queue)"
+            text = f"{progress.doing}… (position {progress.position} in the queue)"
         else:
-            text = "Reading… (a worker has it)"
+            text = f"{progress.doing}… (a worker has it)"
         if progress.workers == 0:
-            text += " No worker is running right now: it will be read as soon as one starts."
+            text += " No worker is running right now: it will be done as soon as one starts."
         return r.Reply(
             r.PROGRESS,
             text,

@@ -198,6 +198,7 @@ class Shelf(CommandParser, CommandReplies):
                         progress.position,
                         progress.workers,
                         who.user_id,
+                        doing=f"Drawing page {job.page}" if job.kind == jobs.PAGE else "Reading",
                     )
                     await on_progress(waiting)
 

@@ -26,6 +26,7 @@ class Waiting:
     owner: str  # user id of the person who asked (the only one who may cancel)
     done: int = 0
     total: int = 0
+    doing: str = "Reading"  # what the worker does, for the person waiting
 
 
 OnProgress = Callable[[Waiting], Awaitable[None]]

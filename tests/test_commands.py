@@ -326,7 +326,7 @@ async def test_a_pending_reading_can_be_cancelled_by_its_requester_only(shelf, t
         waiting = await seen.get()
         assert core.progress_reply(waiting) == r.Reply(
             r.PROGRESS,
-            "Reading… (position 1 in the queue) No worker is running right now: it will be read "
+            "Reading… (position 1 in the queue) No worker is running right now: it will be done "
             "as soon as one starts.",
             title=ADDRESS,
             buttons=(r.Button(r.CANCEL, "Cancel", job_id=waiting.job_id, owner=me.user_id),),
@@ -337,6 +337,23 @@ async def test_a_pending_reading_can_be_cancelled_by_its_requester_only(shelf, t
         assert await core.cancel(waiting.job_id, waiting.owner, me) == r.Reply(
             r.INFO, "Cancelled.", private=True
         )
+        assert await task == r.error("Cancelled before a worker took it")
+    finally:
+        server.stop()
+
+
+async def test_a_page_waiting_for_a_worker_says_it_is_drawing_that_page(shelf, tmp_path, someone):
+    server = RedisServer(tmp_path).start()  # a Redis no worker serves: the job stays queued
+    try:
+        core, me = shelf(server.url), someone()
+        seen = asyncio.Queue()
+        task = asyncio.create_task(core.handle(f"page {ADDRESS} 12", me, seen.put))
+        waiting = await seen.get()
+        assert core.progress_reply(waiting).description == (
+            "Drawing page 12… (position 1 in the queue) No worker is running right now: it will "
+            "be done as soon as one starts."
+        )
+        await core.cancel(waiting.job_id, waiting.owner, me)
         assert await task == r.error("Cancelled before a worker took it")
     finally:
         server.stop()
