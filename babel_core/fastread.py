@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
-from . import t5
+from . import decode, t5
 from .address import Address
 from .build import fill_weights, head_digits
 from .edition import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, Edition
@@ -40,7 +40,7 @@ class FastReader:
         cuda_graphs: bool = False,
     ):
         """`cuda_graphs`: on a CUDA device, decode with a StaticCache and replay each step as
-        one CUDA graph (t5.graphed_step); no effect elsewhere."""
+        one CUDA graph (decode.graphed_step); no effect elsewhere."""
         if batch < 1:
             raise ValueError(f"a batch holds at least one volume, not {batch}")
         strict_float32()
@@ -111,4 +111,4 @@ class FastReader:
 
     def _generate(self, input_ids: list[int], max_tokens: int) -> list[list[int]]:
         weights = t5.bind(self.edition, self.flat[: self.built])
-        return t5.generate(self.edition, weights, input_ids, max_tokens, static=self.static)
+        return decode.generate(self.edition, weights, input_ids, max_tokens, static=self.static)

@@ -47,7 +47,7 @@ class Settings:
     redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024)  # that tier's Redis budget
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
-    # on a CUDA worker, replay each decode step as one CUDA graph (t5.graphed_step)
+    # on a CUDA worker, replay each decode step as one CUDA graph (decode.graphed_step)
     cuda_graphs: str = setting("BABEL_CUDA_GRAPHS", "off")  # on or off
     # hunts (docs/hunting.md): volumes per hunt by default and at most, for everyone and for
     # moderators and owners; where no worker has a GPU, each is divided by hunt.CPU_SHARE

@@ -8,7 +8,7 @@
    (bijection_torch.build_batch) per volume at the largest batch;
 4. batched reading throughput (t5-small, 16 new tokens, batch 1/8/32/128/256), our t5.py with its
    batched CUDA ops, volumes built by the compiled batch build; then the same with each decode
-   step replayed as one CUDA graph (t5.graphed_step, BABEL_CUDA_GRAPHS=on);
+   step replayed as one CUDA graph (decode.graphed_step, BABEL_CUDA_GRAPHS=on);
 5. where the time of one batch goes (build, encoder, cross-attention keys, each decode step,
    the lm_head alone) and the memory bandwidth each decode step reaches: whether decoding sits
    at the bandwidth bound (only fewer bytes or overlapping the build can help) or below it
@@ -31,7 +31,7 @@ import time
 import numpy as np
 import torch
 
-from babel_core import bijection_numba, bijection_torch, grid, t5
+from babel_core import bijection_numba, bijection_torch, decode, grid, t5
 from babel_core.address import random_address
 from babel_core.build import head_digits
 from babel_core.edition import T5_SMALL as E
@@ -120,7 +120,7 @@ def read_batch(reader: FastReader, volumes, graphs: bool = False) -> list[list[i
     reader.build(volumes)
     weights = t5.bind(E, reader.flat[: len(volumes)])
     batched = True if graphs else None  # the CPU dry run: static decoding needs the batched ops
-    return t5.generate(E, weights, PROMPT_IDS, NEW_TOKENS, batched=batched, static=graphs)
+    return decode.generate(E, weights, PROMPT_IDS, NEW_TOKENS, batched=batched, static=graphs)
 
 
 def throughput(batches: tuple[int, ...], graphs: bool = False) -> dict:
@@ -161,11 +161,11 @@ def breakdown(batch: int) -> dict:
     cfg, w = t5.T5Config.from_edition(E), t5.bind(E, reader.flat[:batch])
     ids = torch.tensor([PROMPT_IDS] * batch, device=DEVICE)
     encode_s, encoded = timed(t5.encode, cfg, w, ids, batched=True)
-    cross_s, cache = timed(t5.DecoderCache, cfg, w, encoded, batched=True)
+    cross_s, cache = timed(decode.DecoderCache, cfg, w, encoded, batched=True)
     tokens = torch.full((batch, 1), E.decoder_start_id, dtype=torch.long, device=DEVICE)
     steps = []
     for _ in range(NEW_TOKENS):
-        step_s, logits = timed(t5.decode_step, cfg, w, tokens, cache)
+        step_s, logits = timed(decode.decode_step, cfg, w, tokens, cache)
         steps.append(step_s)
         tokens = logits.argmax(dim=-1)[:, None]
     x = torch.randn(batch, 1, cfg.d_model, device=DEVICE)

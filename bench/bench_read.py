@@ -92,7 +92,7 @@ class Plain:
 
 def single(path: str, edition_name: str, max_tokens: int, index: int) -> dict:
     """A cold read of volume `index` in a fresh process, then warm reads and bare decoding."""
-    from babel_core import t5
+    from babel_core import decode, t5
     from babel_core.edition import get_edition
     from babel_core.fastread import FastReader
     from babel_core.read import encode_prompt, generate, reading_of
@@ -129,7 +129,7 @@ def single(path: str, edition_name: str, max_tokens: int, index: int) -> dict:
             return reader.read_built(PROMPT, max_tokens)[0]
 
         def bare():
-            t5.generate(edition, weights, ids, max_tokens)
+            decode.generate(edition, weights, ids, max_tokens)
 
     out["warm"] = out["bare"] = float("inf")
     for _ in range(3):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from babel_core import t5
+from babel_core import decode, t5
 from babel_core.address import random_address
 from babel_core.edition import T5_SMALL, TINY
 from babel_core.fastread import FastReader
@@ -35,17 +35,17 @@ def test_batched_logits_equal_single_logits_bit_for_bit():
     x = torch.tensor([encode_prompt(TINY, "What is written in this book?")] * 16)
     w = t5.bind(TINY, reader.flat)
     with torch.no_grad():
-        cache = t5.DecoderCache(cfg, w, t5.encode(cfg, w, x))
+        cache = decode.DecoderCache(cfg, w, t5.encode(cfg, w, x))
         tokens, batched = torch.zeros(16, 1, dtype=torch.long), []
         for _ in range(12):
-            batched.append(t5.decode_step(cfg, w, tokens, cache))
+            batched.append(decode.decode_step(cfg, w, tokens, cache))
             tokens = batched[-1].argmax(-1, keepdim=True)
         for b in range(16):
             w1 = t5.bind(TINY, reader.flat[b])
-            cache1 = t5.DecoderCache(cfg, w1, t5.encode(cfg, w1, x[:1]))
+            cache1 = decode.DecoderCache(cfg, w1, t5.encode(cfg, w1, x[:1]))
             token = torch.zeros(1, 1, dtype=torch.long)
             for step in range(12):
-                logits = t5.decode_step(cfg, w1, token, cache1)
+                logits = decode.decode_step(cfg, w1, token, cache1)
                 assert torch.equal(logits[0], batched[step][b]), (b, step)
                 token = logits.argmax(-1, keepdim=True)
 

@@ -7,7 +7,7 @@ import random
 import pytest
 import torch
 
-from babel_core import t5
+from babel_core import decode, t5
 from babel_core.address import parse_address, random_address
 from babel_core.build import layout, layout_hash, skeleton
 from babel_core.edition import T5_SMALL, TINY
@@ -54,7 +54,7 @@ def test_tiny_readings_equal_transformers_generate_for_240_volumes(tiny_reader):
         tiny_reader.builder.build(address)
         ids = encode_prompt(TINY, prompt)
         ref = generate(tiny_reader.model, TINY, ids, 32)
-        ours = t5.generate(TINY, t5.bind(TINY, tiny_reader.builder.flat), ids, 32)
+        ours = decode.generate(TINY, t5.bind(TINY, tiny_reader.builder.flat), ids, 32)
         if ours != [ref]:
             differ.append((str(address), prompt))
         stopped += TINY.eos_id in ref
@@ -81,10 +81,10 @@ def test_logits_equal_transformers_bit_for_bit(tiny_reader):
         )
         w = t5.bind(TINY, tiny_reader.builder.flat)
         with torch.no_grad():
-            cache = t5.DecoderCache(cfg, w, t5.encode(cfg, w, x))
+            cache = decode.DecoderCache(cfg, w, t5.encode(cfg, w, x))
             for step, ref in enumerate(out.logits):
                 token = out.sequences[:, step : step + 1]
-                assert torch.equal(t5.decode_step(cfg, w, token, cache), ref), (i, step)
+                assert torch.equal(decode.decode_step(cfg, w, token, cache), ref), (i, step)
 
 
 @pytest.mark.slow
@@ -96,7 +96,7 @@ def test_t5_small_readings_equal_transformers_generate():
         reader.builder.build(address)
         ids = encode_prompt(T5_SMALL, PROMPTS[n % len(PROMPTS)])
         ref = generate(reader.model, T5_SMALL, ids, 32)
-        assert t5.generate(T5_SMALL, t5.bind(T5_SMALL, reader.builder.flat), ids, 32) == [ref]
+        assert decode.generate(T5_SMALL, t5.bind(T5_SMALL, reader.builder.flat), ids, 32) == [ref]
 
 
 def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
@@ -109,8 +109,8 @@ def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
     w = t5.bind(TINY, reader.flat)
     for prompt in PROMPTS[:3]:
         ids = encode_prompt(TINY, prompt)
-        loop = t5.generate(TINY, w, ids, 32, batched=False)
-        batched = t5.generate(TINY, w, ids, 32, batched=True)
+        loop = decode.generate(TINY, w, ids, 32, batched=False)
+        batched = decode.generate(TINY, w, ids, 32, batched=True)
         assert sum(a == b for a, b in zip(loop, batched, strict=True)) == 50, prompt
 
 
@@ -124,11 +124,11 @@ def test_static_decoding_reads_50_tiny_volumes_like_the_growing_cache():
     w = t5.bind(TINY, reader.flat)
     for prompt, tokens in zip(PROMPTS[:3], (1, 9, 32), strict=True):
         ids = encode_prompt(TINY, prompt)
-        growing = t5.generate(TINY, w, ids, tokens, batched=True)
-        static = t5.generate(TINY, w, ids, tokens, batched=True, static=True)
+        growing = decode.generate(TINY, w, ids, tokens, batched=True)
+        static = decode.generate(TINY, w, ids, tokens, batched=True, static=True)
         assert sum(a == b for a, b in zip(growing, static, strict=True)) == 50, prompt
     with pytest.raises(ValueError, match="static decoding runs the batched ops"):
-        t5.generate(TINY, w, ids, 4, batched=False, static=True)
+        decode.generate(TINY, w, ids, 4, batched=False, static=True)
 
 
 def test_static_decoding_gives_the_growing_caches_logits_bit_for_bit_on_t5_small():
@@ -139,10 +139,10 @@ def test_static_decoding_gives_the_growing_caches_logits_bit_for_bit_on_t5_small
     w = t5.bind(T5_SMALL, reader.flat)
     cfg = t5.T5Config.from_edition(T5_SMALL)
     encoded = t5.encode(cfg, w, torch.tensor([encode_prompt(T5_SMALL, PROMPTS[0])] * 2), True)
-    growing = t5.DecoderCache(cfg, w, encoded, batched=True)
-    static = t5.StaticCache(cfg, w, encoded, steps=6)
+    growing = decode.DecoderCache(cfg, w, encoded, batched=True)
+    static = decode.StaticCache(cfg, w, encoded, steps=6)
     tokens = torch.zeros(2, 1, dtype=torch.long)
     for _ in range(6):
-        a, b = (t5.decode_step(cfg, w, tokens, c) for c in (growing, static))
+        a, b = (decode.decode_step(cfg, w, tokens, c) for c in (growing, static))
         assert torch.equal(a, b)
         tokens = a.argmax(dim=-1)[:, None]
