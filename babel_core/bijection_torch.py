@@ -5,9 +5,10 @@ xor wrap the same way on the bit patterns, and right shifts are masked to be log
 runs in chunks so that temporaries stay in cache; the tail digest is a wrapping int64 sum,
 which any reduction order gives exactly.
 
-For a short address the tail T is all zeros, so T1 = F1(H) is recomputed in the second pass
-instead of stored: one pass hashes T1 for the digest, one pass computes T1 + F2 and writes the
-weights (design.md §6).
+For a short address the tail T is all zeros, so T1 = F1(H): one pass hashes T1, sums its digest
+and leaves T1's digits in the output buffer itself (as floats: digits below 2**21 are exact);
+one pass adds F2 and writes the weights over them (design.md §6; storing T1 there costs no
+memory and saves hashing it again).
 
 On CUDA the two passes are compiled (`torch.compile`, Triton) into fused kernels that build a
 whole batch of short addresses at once (`build_batch`): keys go in as int64 tensors, so one
@@ -103,19 +104,21 @@ def build_weights(edition: Edition, head: np.ndarray, out: torch.Tensor) -> None
     h = np.asarray(head, dtype=np.int64)
     k1, kg = ref.key(edition, "F1", h), ref.key(edition, "G")
     tail, dev = P - HEAD, out.device
+    t1 = out[HEAD:]  # T1's digits wait in the weights' own memory, as exact floats
     d1 = d2 = 0
     for start, count in _chunks(tail, dev):
         j = _positions(start, count, dev)
-        a, b = _digest_chunk(kg, j, stream(k1, j))
+        digits = stream(k1, j)
+        t1[start : start + count] = digits
+        a, b = _digest_chunk(kg, j, digits)
         d1, d2 = d1 + a, d2 + b
     h1 = (h + _expand(edition, d1, d2)) % N
     k2 = ref.key(edition, "F2", h1)
     out[:HEAD] = to_weights(torch.from_numpy(h1).to(dev))
     for start, count in _chunks(tail, dev):
         j = _positions(start, count, dev)
-        to_weights(
-            _add_mod(stream(k1, j), stream(k2, j)), out=out[HEAD + start : HEAD + start + count]
-        )
+        digits = _add_mod(t1[start : start + count].long(), stream(k2, j))
+        to_weights(digits, out=out[HEAD + start : HEAD + start + count])
 
 
 def phi(edition: Edition, a: torch.Tensor) -> torch.Tensor:
@@ -159,30 +162,34 @@ def phi_inverse(edition: Edition, m: torch.Tensor) -> torch.Tensor:
 # --- compiled, batched short-address builds (the CUDA path) -------------------------------
 
 
-def digest_kernel(
-    k1: torch.Tensor, kg: torch.Tensor, gamma: torch.Tensor, n: int
+def first_round_kernel(
+    k1: torch.Tensor, kg: torch.Tensor, gamma: torch.Tensor, t1: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The digest lanes [B], [B] of T1 = F(k1) for keys k1 [B] (int64): one fused pass.
+    """T1 = F(k1) into t1 [B, n] for keys k1 [B] (int64), and its digest lanes [B], [B]: one
+    fused pass. t1 is float32 (the weights' own buffer): digits below 2**21 are exact floats.
 
     `gamma` is GAMMA as a 0-d int64 tensor: a literal 64-bit constant times Triton's int32
     index does not compile when a row has fewer than 2**31 elements.
     """
-    j = torch.arange(n, dtype=torch.int64, device=k1.device)[None, :]
+    j = torch.arange(t1.shape[1], dtype=torch.int64, device=k1.device)[None, :]
     jg = j * gamma
-    m = mix64((jg + kg) ^ digit(jg + k1[:, None]))
+    digits = digit(jg + k1[:, None])
+    t1.copy_(digits)
+    m = mix64((jg + kg) ^ digits)
     return m.sum(dim=1), ((2 * j + 1) * m).sum(dim=1)
 
 
 def tail_kernel(
-    k1: torch.Tensor,
+    t1: torch.Tensor,
     k2: torch.Tensor,
     gamma: torch.Tensor,
     out: torch.Tensor,
     table: torch.Tensor | None,
 ) -> None:
-    """out [B, n] = grid(F(k1) + F(k2) mod N), one row per key pair; `table` None: arithmetic."""
+    """out [B, n] = grid(T1 + F(k2) mod N), one row per key; `table` None: arithmetic. `out` may
+    be t1 itself: each element is read before it is written."""
     jg = torch.arange(out.shape[1], dtype=torch.int64, device=out.device)[None, :] * gamma
-    v = _add_mod(digit(jg + k1[:, None]), digit(jg + k2[:, None]))
+    v = _add_mod(t1.long(), digit(jg + k2[:, None]))
     out.copy_(to_weights(v) if table is None else table[v])
 
 
@@ -191,14 +198,15 @@ _compile_failed: list[bool] = []
 
 
 def _kernels(compiled: bool):
-    """(digest, tail), compiled once per process; a second shape recompiles them with dynamic
-    sizes (torch.compile's default), so batch sizes and editions do not recompile forever."""
+    """(first round, tail), compiled once per process; a second shape recompiles them with
+    dynamic sizes (torch.compile's default), so batch sizes and editions do not recompile
+    forever."""
     if not compiled:
-        return digest_kernel, tail_kernel
+        return first_round_kernel, tail_kernel
     if not _compiled:
-        _compiled["digest"] = torch.compile(digest_kernel)
+        _compiled["first"] = torch.compile(first_round_kernel)
         _compiled["tail"] = torch.compile(tail_kernel)
-    return _compiled["digest"], _compiled["tail"]
+    return _compiled["first"], _compiled["tail"]
 
 
 def _s64_tensor(keys: list[int], device) -> torch.Tensor:
@@ -229,7 +237,7 @@ def build_batch(
         build_batch(edition, heads, out)
 
 
-def _build_batch(edition: Edition, heads: list[np.ndarray], out: torch.Tensor, digest, tail):
+def _build_batch(edition: Edition, heads: list[np.ndarray], out: torch.Tensor, first, tail):
     P, B, dev = edition.param_count, len(heads), out.device
     assert out.dtype == torch.float32 and out.shape[-1] == P and out.shape[0] >= B
     hs = [np.asarray(h, dtype=np.int64) for h in heads]
@@ -237,8 +245,9 @@ def _build_batch(edition: Edition, heads: list[np.ndarray], out: torch.Tensor, d
     kg = torch.tensor(_s64(ref.key(edition, "G")), dtype=torch.int64, device=dev)
     gamma = torch.tensor(GAMMA, dtype=torch.int64, device=dev)
     table = None if grid.torch_arithmetic_exact(dev) else grid._table_on(str(dev))
-    d1, d2 = (d.cpu().tolist() for d in digest(k1, kg, gamma, P - HEAD))
+    rows = out[:B, HEAD:]  # T1's digits wait here, as exact floats, until the weights replace them
+    d1, d2 = (d.cpu().tolist() for d in first(k1, kg, gamma, rows))
     h1 = [(h + _expand(edition, a, b)) % N for h, a, b in zip(hs, d1, d2, strict=True)]
     k2 = _s64_tensor([ref.key(edition, "F2", h) for h in h1], dev)
     out[:B, :HEAD] = to_weights(torch.from_numpy(np.stack(h1)).to(dev))
-    tail(k1, k2, gamma, out[:B, HEAD:], table)
+    tail(rows, k2, gamma, rows, table)
