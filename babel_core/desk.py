@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -50,6 +51,9 @@ from .jobs import (
 )
 from .queue import Delivery
 from .settings import Settings, is_on
+
+if TYPE_CHECKING:  # imported on first use: torch and numba load only when a job needs them
+    from .fastread import FastReader
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +80,11 @@ class Desk:
         self.before_job = before_job
         self.volumes = VolumeLRU(settings.volume_cache_mb * 2**20)
         self.current: tuple[list[Delivery], float] | None = None
-        self._readers: dict[str, object] = {}  # edition id -> FastReader
+        self._readers: dict[str, FastReader] = {}
         self._weights: dict[str, RedisWeights | None] = {}  # edition id -> tier, if on
         self._loaded: dict[str, str] = {}  # edition id -> address in row 0 of its reader
 
-    def reader(self, edition_id: str):
+    def reader(self, edition_id: str) -> FastReader:
         """The edition's FastReader, made (and the weights tier decided) on first use."""
         fast = self._readers.get(edition_id)
         if fast is None:
@@ -198,13 +202,13 @@ class Desk:
             for d in deliveries:
                 self.before_job(d.job)
 
-    def _rows_for(self, edition_id: str):
+    def _rows_for(self, edition_id: str) -> FastReader:
         """The edition's reader, about to be filled with other volumes: row 0 is no longer
         the volume `_loaded` says."""
         self._loaded.pop(edition_id, None)
         return self.reader(edition_id)
 
-    def _load(self, fast, job: Job) -> tuple[str, float]:
+    def _load(self, fast: FastReader, job: Job) -> tuple[str, float]:
         """Put the job's volume into row 0 of the reader; (how it got there, seconds it took)."""
         edition_id, start = fast.edition.id, time.perf_counter()
         key = (edition_id, job.address)
@@ -232,7 +236,7 @@ class Desk:
         self._loaded[edition_id] = job.address
         return how, time.perf_counter() - start
 
-    def _build(self, fast, address: str) -> None:
+    def _build(self, fast: FastReader, address: str) -> None:
         from .address import parse_address
 
         fast.build([parse_address(address)])

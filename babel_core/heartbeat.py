@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
 import redis
 
@@ -25,13 +26,16 @@ from . import keys, metrics
 from .jobs import TIMEOUT
 from .queue import Delivery, Queue
 
+if TYPE_CHECKING:  # the worker imports this module
+    from .worker import Worker
+
 log = logging.getLogger(__name__)
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
-def beat(worker) -> None:
-    """Beat for `worker` (a worker.Worker) until it stops."""
+def beat(worker: Worker) -> None:
+    """Beat for `worker` until it stops."""
     r = redis.Redis.from_url(worker.url)
     queue = Queue(r, worker.name, worker.settings.reading_ttl_s)
     every = max(0.05, min(5.0, worker.settings.claim_idle_s / 3))
@@ -47,7 +51,7 @@ def beat(worker) -> None:
     r.close()
 
 
-def beat_once(worker, r: redis.Redis, queue: Queue) -> None:
+def beat_once(worker: Worker, r: redis.Redis, queue: Queue) -> None:
     now = time.time()
     in_hand = worker.in_hand()
     current = worker.desk.current
@@ -75,7 +79,7 @@ def beat_once(worker, r: redis.Redis, queue: Queue) -> None:
         watch(worker, queue, *current)
 
 
-def watch(worker, queue: Queue, deliveries: list[Delivery], since: float) -> None:
+def watch(worker: Worker, queue: Queue, deliveries: list[Delivery], since: float) -> None:
     """Answer jobs past their time limit; end a process whose read never returns."""
     running = time.perf_counter() - since
     limit = worker.settings.job_timeout_s
