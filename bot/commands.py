@@ -10,6 +10,7 @@ memory (bot/state.py) live in Redis, so any number of bot processes share them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import random
@@ -171,10 +172,22 @@ class Shelf(CommandParser, CommandReplies):
                 "Wait for one to finish, or cancel it.",
                 private=True,
             )
+        renewing = asyncio.create_task(self._hold(who.user_id, token))
         try:
             return await work()
         finally:
+            renewing.cancel()
             await self.limits.release(who.user_id, token)
+
+    async def _hold(self, user_id: str, token: str) -> None:
+        """Renew a slot every third of its hold time while its work runs (a hunt can run for
+        many job time limits)."""
+        while True:
+            await asyncio.sleep(self.limits.hold_ms / 3000)
+            try:
+                await self.limits.renew(user_id, token)
+            except redis.exceptions.RedisError as e:  # the work itself will say Redis is gone
+                log.warning("could not renew %s's slot: %s", user_id, e)
 
     async def _reading(self, who: Requester, job: jobs.Job) -> jobs.Result:
         """A job's result, within the person's limits (a catalogue share reads this way)."""

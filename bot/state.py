@@ -77,6 +77,16 @@ class Limits:
             return Verdict(False, wait_s=int(value) / 1000)
         return Verdict(False, in_flight=int(value))
 
+    async def renew(self, user_id: str, token: str) -> None:
+        """Hold the slot `token` for another hold time: work that outlasts one job's time limit
+        (a long hunt) keeps its slot while it runs, and loses it within a hold time if the
+        process that holds it dies."""
+        until = int(self.clock() * 1000) + self.hold_ms
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(keys.user_jobs(user_id), {token: until}, xx=True)
+        pipe.pexpireat(keys.user_jobs(user_id), until)  # the latest slot: none ends later
+        await pipe.execute()
+
     async def release(self, user_id: str, token: str) -> None:
         await self.redis.zrem(keys.user_jobs(user_id), token)
 

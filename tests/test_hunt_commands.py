@@ -194,6 +194,28 @@ async def test_a_hunt_is_cancelled_by_its_starter_only(shelf, tmp_path, someone)
         server.stop()
 
 
+async def test_a_hunt_keeps_its_slot_past_the_hold_time_while_it_runs(shelf, tmp_path, someone):
+    server = RedisServer(tmp_path).start()  # a Redis no worker serves: the hunt keeps waiting
+    try:
+        core, me = shelf(server.url, max_jobs_per_user=1, cooldown_s=0, **SMALL), someone()
+        core.limits.hold_ms = 300  # a slot lapses 0.3 s after it was taken or last renewed
+        seen = asyncio.Queue()
+        task = asyncio.create_task(core.handle("hunt 40", me, seen.put))
+        waiting = await seen.get()
+        await asyncio.sleep(1.0)  # three hold times
+        refused = await core.handle("read babel-w3-s2-v17", me)
+        assert refused == r.error(
+            "You already have 1 request in progress, the most at once. "
+            "Wait for one to finish, or cancel it.",
+            private=True,
+        )
+        await core.cancel(waiting.job_id, waiting.owner, me)
+        await task
+        assert redis.Redis.from_url(server.url).zcard(keys.user_jobs(me.user_id)) == 0
+    finally:
+        server.stop()
+
+
 async def test_the_console_hunts_and_hints_how_to_read_the_finds(shelf, tmp_path):
     import io
 
