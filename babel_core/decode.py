@@ -10,6 +10,7 @@ cross-attention keys and values are computed once per reading from the encoder's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 
@@ -26,6 +27,8 @@ from .t5 import (
     linear,
     position_bias,
 )
+
+log = logging.getLogger(__name__)
 
 
 def cross_keys_values(
@@ -182,6 +185,27 @@ def graphed_step(
     return replay
 
 
+_capture_failed: list[bool] = []  # set once a capture failed: this process stops trying
+
+
+def static_step(
+    cfg: T5Config,
+    w: dict[str, torch.Tensor],
+    encoded: torch.Tensor,
+    steps: int,
+    tokens: torch.Tensor,
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The decode step over a StaticCache: replayed as a CUDA graph on CUDA, eager elsewhere,
+    and eager on CUDA too if the capture fails (warned once: the same logits, more launches)."""
+    if encoded.device.type == "cuda" and not _capture_failed:
+        try:
+            return graphed_step(cfg, w, StaticCache(cfg, w, encoded, steps), tokens)
+        except RuntimeError:
+            log.warning("capturing the decode step as a CUDA graph failed", exc_info=True)
+            _capture_failed.append(True)
+    return partial(decode_step, cfg, w, cache=StaticCache(cfg, w, encoded, steps))
+
+
 @torch.no_grad()
 def generate(
     edition: Edition,
@@ -212,10 +236,8 @@ def generate(
     tokens = torch.full((batch, 1), edition.decoder_start_id, dtype=torch.long, device=device)
     if not static:
         step_logits = partial(decode_step, cfg, w, cache=DecoderCache(cfg, w, encoded, batched))
-    elif device.type == "cuda":
-        step_logits = graphed_step(cfg, w, StaticCache(cfg, w, encoded, max_tokens), tokens)
     else:
-        step_logits = partial(decode_step, cfg, w, cache=StaticCache(cfg, w, encoded, max_tokens))
+        step_logits = static_step(cfg, w, encoded, max_tokens, tokens)
     chosen_at, kept_at = [], []  # per step: [B] ids, [B] whether the volume was still running
     running = torch.ones(batch, dtype=torch.bool, device=device)
     for step in range(max_tokens):

@@ -241,14 +241,20 @@ def main() -> None:
         *parts,
         lambda: throughput(batches),
         lambda: throughput(batches, graphs=True),
+        lambda: {"cuda_graph_capture_failed": bool(decode._capture_failed)},
         lambda: breakdown(max(batches)),
+        lambda: agreement(args.agree, args.cpu_budget_s),
     ):
-        results.update(part())
+        try:
+            results.update(part())
+        except Exception as e:  # one failed part must not lose the others' numbers
+            results.setdefault("errors", []).append(repr(e))
+            if DEVICE == "cuda":
+                torch.cuda.empty_cache()
         print(json.dumps(results), flush=True)
-    results.update(agreement(args.agree, args.cpu_budget_s))
+        with open(args.out, "w") as f:  # after every part: a run cut short keeps what it has
+            json.dump(results, f, indent=1)
     print(json.dumps(results, indent=1), flush=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":
