@@ -194,10 +194,12 @@ def static_step(
     encoded: torch.Tensor,
     steps: int,
     tokens: torch.Tensor,
+    capture: bool,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The decode step over a StaticCache: replayed as a CUDA graph on CUDA, eager elsewhere,
-    and eager on CUDA too if the capture fails (warned once: the same logits, more launches)."""
-    if encoded.device.type == "cuda" and not _capture_failed:
+    """The decode step over a StaticCache: replayed as a CUDA graph with `capture` (on CUDA),
+    eager otherwise, and eager too if the capture fails (warned once: the same logits, more
+    launches)."""
+    if capture and not _capture_failed:
         try:
             return graphed_step(cfg, w, StaticCache(cfg, w, encoded, steps), tokens)
         except RuntimeError:
@@ -237,7 +239,7 @@ def generate(
     if not static:
         step_logits = partial(decode_step, cfg, w, cache=DecoderCache(cfg, w, encoded, batched))
     else:
-        step_logits = static_step(cfg, w, encoded, max_tokens, tokens)
+        step_logits = static_step(cfg, w, encoded, max_tokens, tokens, device.type == "cuda")
     chosen_at, kept_at = [], []  # per step: [B] ids, [B] whether the volume was still running
     running = torch.ones(batch, dtype=torch.bool, device=device)
     for step in range(max_tokens):

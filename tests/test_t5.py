@@ -11,6 +11,7 @@ from babel_core import decode, t5
 from babel_core.address import parse_address, random_address
 from babel_core.build import layout, layout_hash, skeleton
 from babel_core.edition import T5_SMALL, TINY
+from babel_core.fastread import FastReader
 from babel_core.read import Reader, encode_prompt, generate
 
 PROMPTS = [
@@ -102,8 +103,6 @@ def test_t5_small_readings_equal_transformers_generate():
 def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
     """The GPU path's math (one matmul, one attention call per batch) run on the CPU: every
     volume of a batch of 50 gets the same ids as its own per-volume reading."""
-    from babel_core.fastread import FastReader
-
     reader = FastReader(TINY, batch=50)
     reader.build([random_address(random.Random(2000 + i)) for i in range(50)])
     w = t5.bind(TINY, reader.flat)
@@ -117,8 +116,6 @@ def test_batched_formulation_reads_50_tiny_volumes_like_the_per_volume_loop():
 def test_static_decoding_reads_50_tiny_volumes_like_the_growing_cache():
     """The CUDA-graph path's cache (fixed shapes, future keys masked with -inf) run eagerly on
     the CPU: the same ids as the growing cache, for every volume, prompt and length."""
-    from babel_core.fastread import FastReader
-
     reader = FastReader(TINY, batch=50)
     reader.build([random_address(random.Random(3000 + i)) for i in range(50)])
     w = t5.bind(TINY, reader.flat)
@@ -132,8 +129,6 @@ def test_static_decoding_reads_50_tiny_volumes_like_the_growing_cache():
 
 
 def test_static_decoding_gives_the_growing_caches_logits_bit_for_bit_on_t5_small():
-    from babel_core.fastread import FastReader
-
     reader = FastReader(T5_SMALL, batch=2)
     reader.build([random_address(random.Random(77)), random_address(random.Random(78))])
     w = t5.bind(T5_SMALL, reader.flat)
@@ -146,3 +141,21 @@ def test_static_decoding_gives_the_growing_caches_logits_bit_for_bit_on_t5_small
         a, b = (decode.decode_step(cfg, w, tokens, c) for c in (growing, static))
         assert torch.equal(a, b)
         tokens = a.argmax(dim=-1)[:, None]
+
+
+def test_a_failed_cuda_graph_capture_falls_back_to_the_eager_static_step(monkeypatch, caplog):
+    def no_graphs(*args):
+        raise RuntimeError("CUDA graphs are not available here")
+
+    monkeypatch.setattr(decode, "graphed_step", no_graphs)
+    monkeypatch.setattr(decode, "_capture_failed", [])
+    reader = FastReader(TINY, batch=3)
+    reader.build([random_address(random.Random(40 + i)) for i in range(3)])
+    w, cfg = t5.bind(TINY, reader.flat), t5.T5Config.from_edition(TINY)
+    encoded = t5.encode(cfg, w, torch.tensor([encode_prompt(TINY, PROMPTS[1])] * 3), True)
+    tokens = torch.zeros(3, 1, dtype=torch.long)
+    step = decode.static_step(cfg, w, encoded, 4, tokens, capture=True)
+    growing = decode.DecoderCache(cfg, w, encoded, batched=True)
+    assert torch.equal(step(tokens), decode.decode_step(cfg, w, tokens, growing))
+    assert "capturing the decode step as a CUDA graph failed" in caplog.text
+    assert decode._capture_failed == [True]  # later readings do not try again
