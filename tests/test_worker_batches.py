@@ -66,7 +66,7 @@ async def test_a_refused_batch_answers_each_of_its_jobs_with_the_refusal(
     assert len({r.error for r in results}) == 1 and "too long" in results[0].error
 
 
-async def test_a_worker_holds_one_hunt_job_and_hands_the_others_to_idle_workers(
+async def test_a_worker_of_batch_8_holds_one_hunt_job_and_hands_the_others_to_idle_workers(
     client, workers, redis_server
 ):
     import threading
