@@ -6,8 +6,7 @@ F1(H), sums its digest and leaves T1's digits as uint32 in the output buffer its
 second adds F2 and converts in place. Storing T1 there instead of hashing it again saves a
 quarter of the hashing: 0.19 s on 2 cores instead of 0.23 s, against 2 s for the same
 arithmetic as chunked eager torch and 0.5 s compiled with torch.compile (BENCHMARKS.md).
-The build's kernels release the GIL, so a reader can build one half of its batch in a thread
-while it decodes the other (fastread.py). Kernels are compiled on first use and cached on disk.
+Kernels are compiled on first use and cached on disk.
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ def _round_and_digest(t, k, subtract, kg, out):
     return d1, d2
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(parallel=True, cache=True)
 def _first_round(k, kg, t1):
     """T1 = F(k) (a short address's first round) into t1 (uint32), and its digest lanes."""
     d1 = np.uint64(0)
@@ -83,7 +82,7 @@ def _round(t, k, subtract):
         t[i] = v
 
 
-@njit(parallel=True, nogil=True, cache=True)
+@njit(parallel=True, cache=True)
 def _build_tail(t1, k2, out):
     """out = grid(T1 + F(k2) mod N) as float32, where out may be t1's own memory (in place)."""
     for i in prange(out.shape[0]):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -39,11 +38,9 @@ class FastReader:
         batch: int = 1,
         device: str | torch.device = "cpu",
         cuda_graphs: bool = False,
-        overlap: bool = True,
     ):
         """`cuda_graphs`: on a CUDA device, decode with a StaticCache and replay each step as
-        one CUDA graph (decode.graphed_step); no effect elsewhere. `overlap`: on the CPU,
-        read_many builds the next half-batch while it decodes this one (`_read_overlapped`)."""
+        one CUDA graph (decode.graphed_step); no effect elsewhere."""
         if batch < 1:
             raise ValueError(f"a batch holds at least one volume, not {batch}")
         strict_float32()
@@ -51,7 +48,6 @@ class FastReader:
         self.batch = batch
         self.device = torch.device(device)
         self.static = cuda_graphs and self.device.type == "cuda"
-        self.overlap = overlap
         P = edition.param_count
         stride = -(-P // ROW_ALIGN) * ROW_ALIGN
         buffer = torch.empty(batch, stride, dtype=torch.float32, device=self.device)
@@ -94,17 +90,10 @@ class FastReader:
         prompt: str = DEFAULT_PROMPT,
         max_tokens: int = DEFAULT_MAX_TOKENS,
     ) -> list[Reading]:
-        """Build and read volumes, `batch` at a time; each reading's seconds are its share.
-
-        On the CPU, volumes that fill more than half the batch are read overlapped
-        (`_read_overlapped`): the same readings, about a quarter sooner.
-        """
+        """Build and read volumes, `batch` at a time; each reading's seconds are its share."""
         check_max_tokens(max_tokens)
         input_ids = encode_prompt(self.edition, prompt)
-        volumes = list(volumes)
-        if self._overlaps(len(volumes)):
-            return self._read_overlapped(volumes, input_ids, max_tokens)
-        readings = []
+        volumes, readings = list(volumes), []
         for first in range(0, len(volumes), self.batch):
             chunk = volumes[first : first + self.batch]
             start = time.perf_counter()
@@ -112,56 +101,6 @@ class FastReader:
             new_ids = self._generate(input_ids, max_tokens)
             share = (time.perf_counter() - start) / len(chunk)
             readings += [reading_of(self.edition, ids, share) for ids in new_ids]
-        return readings
-
-    def _overlaps(self, count: int) -> bool:
-        return (
-            self.overlap
-            and self.device.type == "cpu"
-            and self.batch >= 2
-            and torch.get_num_threads() >= 2
-            and count > self.batch // 2
-        )
-
-    def _read_overlapped(
-        self, volumes: list[Volume], input_ids: list[int], max_tokens: int
-    ) -> list[Reading]:
-        """Read in halves of the batch, a thread building the next half while this one decodes
-        the current: the build is compute-bound and decoding memory-bound, so the two share the
-        cores better than taking turns (BENCHMARKS.md: 1.26x on 2 cores, as fast as two
-        single-threaded processes). The cores are split between them for the duration (torch's
-        threads for decoding, numba's in the build thread), and each volume's reading is the
-        one it gets alone (tests/test_fastread.py)."""
-        import numba
-
-        half = self.batch // 2
-        rows = (self.flat[:half], self.flat[half : 2 * half])
-        chunks = [volumes[i : i + half] for i in range(0, len(volumes), half)]
-        cores = torch.get_num_threads()
-        builders = min(cores // 2, numba.config.NUMBA_NUM_THREADS)
-
-        def fill(at: int, chunk: list[Volume]) -> None:
-            numba.set_num_threads(builders)  # this thread's own setting
-            for row, volume in zip(rows[at], chunk, strict=False):
-                fill_weights(self.edition, row, volume)
-
-        readings: list[Reading] = []
-        torch.set_num_threads(cores - builders)
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as builder:
-                ahead = builder.submit(fill, 0, chunks[0])
-                for i, chunk in enumerate(chunks):
-                    start = time.perf_counter()
-                    ahead.result()  # this chunk is built (or its error is raised here)
-                    if i + 1 < len(chunks):
-                        ahead = builder.submit(fill, (i + 1) % 2, chunks[i + 1])
-                    weights = t5.bind(self.edition, rows[i % 2][: len(chunk)])
-                    new_ids = decode.generate(self.edition, weights, input_ids, max_tokens)
-                    share = (time.perf_counter() - start) / len(chunk)
-                    readings += [reading_of(self.edition, ids, share) for ids in new_ids]
-        finally:
-            torch.set_num_threads(cores)
-            self.built = 0  # the rows hold the last two halves, not one build
         return readings
 
     def read(

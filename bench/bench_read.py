@@ -6,10 +6,8 @@
 Every measurement runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own.
 Plain path: build the volume's weights (the same numba kernel), construct
 T5ForConditionalGeneration(config), load_state_dict, generate. Ours: build into a row of
-FastReader's buffer, decode with babel_core/t5.py and decode.py; batches of 2 or more build
-the next half-batch in a thread while decoding ("ours"), and one row takes turns instead
-("ours, no overlap"). Both paths read the same volumes, and the table is printed only after
-their fingerprints agree.
+FastReader's buffer, decode with babel_core/t5.py. Both read the same volumes, and the table
+is printed only after their fingerprints agree.
 """
 
 from __future__ import annotations
@@ -151,8 +149,8 @@ def batch(path: str, edition_name: str, size: int, count: int, max_tokens: int, 
 
     edition = get_edition(edition_name)
     addresses = volumes(first + count)[first:]
-    if path.startswith("ours"):
-        reader = FastReader(edition, batch=size, overlap=path == "ours")
+    if path == "ours":
+        reader = FastReader(edition, batch=size)
         reader.flat.zero_()  # a worker reuses its buffer: no first-touch page faults timed
         reader.build(addresses[:1])  # loads the compiled kernel
         start = time.perf_counter()
@@ -274,10 +272,6 @@ def main() -> None:
                 measured[("ours", size)] = child(
                     "batch", "ours", name, str(size), str(count), "16", "0"
                 )
-            # the same reader taking turns: build a batch, then decode it (no build ahead)
-            measured[("ours, no overlap", 8)] = child(
-                "batch", "ours-turns", name, "8", str(plan["count"]), "16", "0"
-            )
             # Two single-threaded processes: one decodes (memory-bound) while the other
             # builds (compute-bound), and no OpenMP barrier waits on a second thread.
             half = max(plan["count"], 8) // 2

@@ -107,31 +107,3 @@ def test_t5_small_batched_readings_equal_reference_readings():
     assert [r.token_ids for r in batched] == [
         reference.read(a, prompt, 24).token_ids for a in addresses
     ]
-
-
-@pytest.fixture
-def two_threads():
-    """Two cores' worth of threads: what the overlapped read splits between build and decode."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_overlapped_reading_builds_ahead_and_gives_every_volumes_own_reading(two_threads):
-    addresses, prompt = volumes(22, seed=700), "Once upon a time"
-    reader = FastReader(TINY, batch=8)
-    assert reader._overlaps(len(addresses))  # halves of 4: 6 chunks, each built ahead
-    overlapped = reader.read_many(addresses, prompt, 24)
-    reference = Reader(TINY)
-    expected = [reference.read(a, prompt, 24).token_ids for a in addresses]
-    assert [r.token_ids for r in overlapped] == expected
-    assert torch.get_num_threads() == 2  # the cores are given back to decoding
-
-
-def test_an_error_in_the_build_thread_reaches_the_caller(two_threads):
-    bad_slip = np.zeros(TINY.param_count - 1, dtype=np.int64)  # one digit short
-    reader = FastReader(TINY, batch=4)
-    with pytest.raises(RuntimeError):
-        reader.read_many([*volumes(3), bad_slip], "hello", 4)
-    assert torch.get_num_threads() == 2
