@@ -36,6 +36,7 @@ from . import keys, metrics
 from .cache import RedisWeights, VolumeLRU, weights_tier
 from .edition import get_edition
 from .errors import LibraryError
+from .hunt import read_job, read_jobs
 from .jobs import (
     FAILED,
     HUNT_CHUNK,
@@ -49,6 +50,7 @@ from .jobs import (
     Job,
     Result,
 )
+from .page import draw_page
 from .queue import Delivery
 from .settings import Settings, is_on
 
@@ -245,15 +247,13 @@ class Desk:
     def page(self, d: Delivery) -> Result:
         """A page job: the volume loaded into row 0 (from a cache where it can be), one page
         of it drawn as a PNG."""
-        from .page import draw_page
-
         job, start = d.job, time.perf_counter()
         self.current = ([d], start)
         try:
             self._before([d])
             fast = self.reader(job.edition)
             how, build_s = self._load(fast, job)
-            png = draw_page(fast.edition, fast.flat[0].cpu().numpy(), job.page)
+            png = draw_page(fast.edition, fast.flat[0], job.page)
             return Result(
                 d.job_id,
                 job,
@@ -278,8 +278,6 @@ class Desk:
     def hunt(self, deliveries: list[Delivery]) -> list[Result]:
         """Hunt jobs of one reading (hunt.same_reading): their volumes read together by the
         edition's FastReader (hunt.read_jobs), the best of each job kept."""
-        from .hunt import read_jobs
-
         start = time.perf_counter()
         self.current = (deliveries, start)
         first = deliveries[0].job
@@ -340,8 +338,6 @@ class Desk:
         """While idle: read worker_batch random volumes of the worker's edition on the default
         prompt, and post those scoring at least settings.expedition_threshold (default
         scorer) to keys.EXPEDITIONS, for a bot to forward to its review channel."""
-        from .hunt import read_job
-
         size = min(self.settings.worker_batch, HUNT_CHUNK)
         edition = get_edition(self.settings.edition).id
         job = Job.hunt(secrets.randbelow(SEED_LIMIT), 0, size, edition=edition, top=HUNT_TOP_CAP)
@@ -403,13 +399,10 @@ class Desk:
         self.volumes.clear()
         self._readers.clear()
         self._loaded.clear()
-        try:
-            import torch
+        import torch
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:
-            pass
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
 
 def _quietly(call, *args) -> bool:
@@ -422,11 +415,6 @@ def _quietly(call, *args) -> bool:
 
 
 def _out_of_memory(e: BaseException) -> bool:
-    if isinstance(e, MemoryError):
-        return True
-    try:
-        import torch
+    import torch
 
-        return isinstance(e, torch.cuda.OutOfMemoryError)
-    except ImportError:
-        return False
+    return isinstance(e, MemoryError | torch.cuda.OutOfMemoryError)

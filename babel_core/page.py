@@ -81,7 +81,11 @@ def render(weights: np.ndarray, slots: int) -> bytes:
     return out.getvalue()
 
 
-def draw_page(edition: Edition, flat: np.ndarray, number: int) -> bytes:
-    """Page `number` of a built volume, whose P weights are the float32 array `flat`."""
+def draw_page(edition: Edition, flat, number: int) -> bytes:
+    """Page `number` of a built volume, whose P float32 weights are `flat`: a NumPy array, or
+    a torch tensor on any device (only the page's weights are copied off it)."""
     first, stop = page_span(edition, number)
-    return render(np.asarray(flat[first:stop], dtype=np.float32), per_page(edition))
+    weights = flat[first:stop]
+    if not isinstance(weights, np.ndarray):
+        weights = weights.cpu().numpy()
+    return render(np.asarray(weights, dtype=np.float32), per_page(edition))

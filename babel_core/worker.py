@@ -20,6 +20,7 @@ worker hunts on its own and posts promising volumes for review (docs/hunting.md,
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -35,6 +36,7 @@ from . import keys, metrics
 from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
+from .hunt import same_reading
 from .jobs import FAILED, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import Delivery, Queue
 from .settings import Settings, is_on
@@ -190,8 +192,6 @@ class Worker:
     def _few_hunt_jobs(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
         """The batch with at most hunts_per_turn hunt jobs, all on the first one's reading
         (hunt.same_reading); the other hunt jobs are handed back at once."""
-        from .hunt import same_reading
-
         hunts = [d for d in batch if _is_hunt(d)]
         keep = [d for d in hunts if same_reading(d.job, hunts[0].job)][: self.hunts_per_turn]
         extra = {d.entry for d in hunts} - {d.entry for d in keep}
@@ -268,11 +268,9 @@ class Worker:
             log.info("job %s was already answered; this answer is dropped", d.job_id)
 
     def _leave(self) -> None:
-        try:
+        with contextlib.suppress(REDIS_DOWN):  # gone from the registry once its heartbeat ages
             self.r.zrem(keys.WORKERS, self.name)
             self.r.delete(keys.worker(self.name))
-        except REDIS_DOWN:
-            pass
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
 
