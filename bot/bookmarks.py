@@ -22,7 +22,7 @@ from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
 from .actor import Actor
-from .discovery_records import DELETED, HELD, HIDDEN, PUBLISHED, Page, page_bounds
+from .discovery_records import HELD, PUBLISHED, Page, page_bounds, unavailable
 from .durable import Durability, text
 from .wordfilter import WordFilter
 
@@ -191,7 +191,7 @@ class Bookmarks:
         b = await self.get(target)
         if b.status == PUBLISHED or (b.status == HELD and b.owner_id == user_id):
             return b.address
-        raise BookmarkError(unavailable(b))
+        raise BookmarkError(unavailable(b, otherwise="is not available"))
 
     async def remove(self, actor: Actor, name: str) -> Bookmark:
         """Remove the actor's own bookmark: archived, and the name is free again."""
@@ -232,11 +232,3 @@ class Bookmarks:
             marks = [b for b in marks if b.status == PUBLISHED]
         start, stop, pages = page_bounds(page, len(marks), PAGE_SIZE)
         return Page(marks[start : stop + 1], page, pages, len(marks))
-
-
-def unavailable(b: Bookmark) -> str:
-    return {
-        HELD: f"{b.ref} is waiting for a moderator's review",
-        HIDDEN: f"{b.ref} was hidden by the moderators",
-        DELETED: f"{b.ref} was deleted by the moderators",
-    }.get(b.status, f"{b.ref} is not available")

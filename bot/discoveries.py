@@ -24,10 +24,8 @@ from babel_core.edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
 
 from .actor import Actor
 from .discovery_records import (
-    DELETED,
     FLAGGED,
     HELD,
-    HIDDEN,
     MINE,
     NEW,
     PUBLISHED,
@@ -42,6 +40,7 @@ from .discovery_records import (
     page_bounds,
     ref,
     tuple_key,
+    unavailable,
 )
 from .discovery_scripts import INDEX_KEYS, SHARE_LUA, UNVOTE_LUA, VERIFY_LUA, VOTE_LUA
 from .durable import Durability, text
@@ -60,15 +59,6 @@ def clean_title(title: str) -> str:
     if len(title) > MAX_TITLE:
         raise DiscoveryError(f"the title is {len(title)} characters long; at most {MAX_TITLE}")
     return title
-
-
-def unavailable(d: Discovery) -> str:
-    """Why someone other than the finder or a moderator cannot see discovery d."""
-    return {
-        HELD: f"{d.ref} is waiting for a moderator's review",
-        HIDDEN: f"{d.ref} was hidden by the moderators",
-        DELETED: f"{d.ref} was deleted by the moderators",
-    }.get(d.status, f"{d.ref} is not public")
 
 
 class Discoveries:

@@ -148,6 +148,16 @@ class Finder:
     finds: int
 
 
+def unavailable(item, otherwise: str = "is not public") -> str:
+    """Why someone other than its owner or a moderator cannot see `item`: a discovery or a
+    bookmark (anything with a `ref` and a moderation `status`)."""
+    return {
+        HELD: f"{item.ref} is waiting for a moderator's review",
+        HIDDEN: f"{item.ref} was hidden by the moderators",
+        DELETED: f"{item.ref} was deleted by the moderators",
+    }.get(item.status, f"{item.ref} {otherwise}")
+
+
 def page_bounds(page: int, total: int, size: int = PAGE_SIZE) -> tuple[int, int, int]:
     """(first index, last index, number of pages) of a 1-based page; refuses page < 1."""
     if page < 1:
