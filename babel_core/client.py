@@ -14,6 +14,7 @@ while a job waits is ridden out until the timeout (the job and its answer surviv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -157,10 +158,8 @@ class LibraryClient:
                         "running; your request stays in line, ask again later to get its answer"
                     )
                 pause = self.poll_s if remaining is None else min(self.poll_s, remaining)
-                try:
+                with contextlib.suppress(TimeoutError):  # no notice: look at the key again
                     await asyncio.wait_for(event.wait(), pause)
-                except TimeoutError:
-                    pass
         finally:
             self._events[job_id].discard(event)
             if not self._events[job_id]:
@@ -226,10 +225,8 @@ class LibraryClient:
         """Stop the listener (the Redis client belongs to the caller)."""
         if self._listener is not None:
             self._listener.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-            except asyncio.CancelledError:
-                pass
             self._listener = None
 
     # -- internals

@@ -9,6 +9,7 @@ test). One server per test module; every test starts from an empty database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,11 +87,9 @@ class RedisProcess:
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         client = redis.Redis(unix_socket_path=self.socket)
         for _ in range(500):
-            try:
+            with contextlib.suppress(redis.ConnectionError, FileNotFoundError):  # not up yet
                 if client.ping() and client.info("persistence")["loading"] == 0:
                     break
-            except (redis.ConnectionError, FileNotFoundError):
-                pass
             time.sleep(0.01)
         else:
             raise RuntimeError(
