@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from . import keys, metrics
+from .address import parse_address
 from .cache import RedisWeights, VolumeLRU, weights_tier
 from .edition import get_edition
 from .errors import LibraryError
@@ -154,8 +155,6 @@ class Desk:
 
     def _read_together(self, edition_id: str, bundle: list[Delivery]) -> list[Result]:
         """Build the bundle's volumes side by side and read them in one pass."""
-        from .address import parse_address
-
         start = time.perf_counter()
         self.current = (bundle, start)
         job = bundle[0].job
@@ -177,7 +176,6 @@ class Desk:
             self.current = None
 
     def _reading(self, d, reading, how, build_s, read_s, start, batch) -> Result:
-        queued = max(0.0, time.time() - d.queued_at) if d.queued_at else 0.0
         return Result(
             d.job_id,
             d.job,
@@ -190,7 +188,7 @@ class Desk:
             device=self.device,
             cache=how,
             timings={
-                "queued": round(queued, 4),
+                "queued": _queued(d),
                 "build": round(build_s, 4),
                 "read": round(read_s, 4),
                 "total": round(time.perf_counter() - start, 4),
@@ -239,8 +237,6 @@ class Desk:
         return how, time.perf_counter() - start
 
     def _build(self, fast: FastReader, address: str) -> None:
-        from .address import parse_address
-
         fast.build([parse_address(address)])
         metrics.VOLUMES_BUILT.labels(fast.edition.id).inc()
 
@@ -290,8 +286,7 @@ class Desk:
             results = []
             for d, best in zip(deliveries, found, strict=True):
                 self._keep_readings(d.job, best)
-                queued = max(0.0, time.time() - d.queued_at) if d.queued_at else 0.0
-                timings = {"queued": round(queued, 4), "total": total, "volumes": d.job.volumes}
+                timings = {"queued": _queued(d), "total": total, "volumes": d.job.volumes}
                 results.append(
                     Result(
                         d.job_id,
@@ -403,6 +398,11 @@ class Desk:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _queued(d: Delivery) -> float:
+    """Seconds the job waited in the queue before this worker read it."""
+    return round(max(0.0, time.time() - d.queued_at), 4) if d.queued_at else 0.0
 
 
 def _quietly(call, *args) -> bool:
