@@ -26,9 +26,9 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .edition import N
 from .errors import LibraryError
 
-N = 2_000_001  # values on the grid = the base of an index's digits
 WALLS, SHELVES, VOLUMES = 4, 5, 35
 PER_HEXAGON = WALLS * SHELVES * VOLUMES  # 700
 MAX_ADDRESS_CHARS = 1000  # longer text is refused before any big-integer work
@@ -127,6 +127,13 @@ def _in_edition(address: Address, max_index: int | None) -> Address:
 
 _SEPARATORS = re.compile(r"[-:/]")
 _HEXAGON = re.compile(r"[0-9A-Za-z]+")  # ASCII only: no Kelvin sign, no Arabic-Indic digits
+
+
+def volumes_of(param_count: int) -> int | None:
+    """parse_address's max_index for an edition of `param_count` weights: its N**P volumes, or
+    None from P = 64 on, where the bound is a big integer not worth computing (no address of at
+    most MAX_ADDRESS_CHARS characters reaches N**P for the shipped editions)."""
+    return N**param_count if param_count < 64 else None
 
 
 def parse_address(text: str, max_index: int | None = None) -> Address:

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict
 
-from .address import AddressError, about_numbers, parse_address, random_address
+from .address import AddressError, about_numbers, parse_address, random_address, volumes_of
 from .edition import (
     DEFAULT_EDITION,
     DEFAULT_MAX_TOKENS,
@@ -58,12 +58,6 @@ def _reader(args):
         from .fastread import FastReader
 
         return FastReader(get_edition(args.edition), device=args.device)
-
-
-def _max_address(edition) -> int:
-    from .grid import N
-
-    return N**edition.param_count if edition.param_count < 64 else None
 
 
 def _print_reading(args, where: str, prompt: str, reading) -> None:
@@ -108,7 +102,7 @@ def cmd_read(args) -> int:
             raise AddressError(
                 "which volume? give an address such as babel-w3-s2-v17, or --slip FILE"
             )
-        target = parse_address(args.address, _max_address(edition))
+        target = parse_address(args.address, volumes_of(edition.param_count))
         where = str(target)
     reader = _reader(args)
     with progress(f"reading {where}"):
@@ -130,7 +124,7 @@ def cmd_save(args) -> int:
     from .save import save_volume
 
     edition = get_edition(args.edition)
-    address = parse_address(args.address, _max_address(edition))
+    address = parse_address(args.address, volumes_of(edition.param_count))
     with progress("opening the library"):
         from .read import Reader
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from .errors import LibraryError
 
+N = 2_000_001  # values on the grid (-100 to 100 by 0.0001), and the base of an address's digits
 HEAD = 16  # digits in the Feistel head H (design.md §3); every edition has P > HEAD
 
 # The reading rules, the same in every edition (docs/the-library.md, "Reading").

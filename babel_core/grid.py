@@ -13,7 +13,8 @@ import functools
 
 import numpy as np
 
-N = 2_000_001  # values per weight, and the base of an address's digits
+from .edition import N
+
 ZERO = 1_000_000  # the digit of weight 0.0
 SCALE = 10_000  # digits per unit weight
 LIMIT = 100.0  # |weight| never exceeds this

@@ -24,7 +24,7 @@ import random
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .address import N, parse_address, random_address
+from .address import parse_address, random_address, volumes_of
 from .edition import (
     DEFAULT_EDITION,
     DEFAULT_MAX_TOKENS,
@@ -91,15 +91,15 @@ class Job:
     ) -> Job:
         """A reading of the volume at `address` (checked and written canonically here)."""
         ed = get_edition(edition)
-        max_index = N**ed.param_count if ed.param_count < 64 else None
-        return cls(READ, ed.id, str(parse_address(address, max_index)), prompt, max_tokens)._check()
+        address = str(parse_address(address, volumes_of(ed.param_count)))
+        return cls(READ, ed.id, address, prompt, max_tokens)._check()
 
     @classmethod
     def draw(cls, address: str, page: int, edition: str = DEFAULT_EDITION) -> Job:
         """A picture of page `page` of the volume at `address` (babel_core/page.py)."""
         ed = get_edition(edition)
-        max_index = N**ed.param_count if ed.param_count < 64 else None
-        return cls(PAGE, ed.id, str(parse_address(address, max_index)), page=page)._check()
+        address = str(parse_address(address, volumes_of(ed.param_count)))
+        return cls(PAGE, ed.id, address, page=page)._check()
 
     def reread(self) -> Job:
         """This reading, to be read again from the address (a `fresh` job: no cache answers)."""

@@ -13,10 +13,9 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from babel_core.address import Address, AddressError, parse_address
-from babel_core.edition import DEFAULT_PROMPT, HEAD, MAX_PROMPT_TOKENS, Edition
+from babel_core.address import Address, AddressError, parse_address, volumes_of
+from babel_core.edition import DEFAULT_PROMPT, HEAD, MAX_PROMPT_TOKENS, Edition, N
 from babel_core.errors import LibraryError
-from babel_core.grid import N
 from babel_core.page import PAGES
 from babel_core.settings import Settings
 
@@ -101,10 +100,6 @@ def _first_word(text: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], parts[1].strip() if len(parts) > 1 else ""
-
-
-def _max_index(edition: Edition) -> int | None:
-    return N**edition.param_count if edition.param_count < 64 else None
 
 
 def _reachable(address: Address) -> Address:
@@ -234,7 +229,7 @@ class CommandParser:
                 )
             raise CommandError(f"Which volume? Give an address, e.g. {self.example('read')}")
         try:
-            return _reachable(parse_address(text, _max_index(self.edition)))
+            return _reachable(parse_address(text, volumes_of(self.edition.param_count)))
         except AddressError as e:
             raise CommandError(str(e)[:1].upper() + str(e)[1:]) from None
 

@@ -12,8 +12,7 @@ import math
 
 from babel_core import jobs
 from babel_core.address import about_numbers
-from babel_core.edition import Edition
-from babel_core.grid import N
+from babel_core.edition import Edition, N
 from babel_core.page import PAGES, page_span
 
 from . import reply as r
