@@ -10,6 +10,18 @@ def small_random_digits():
     return np.random.default_rng(2026).integers(0, 2_000_001, T5_SMALL.param_count)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors gain nothing from two threads, and lose much on a busy machine: a module
+    that reads many tiny volumes asks for this with `pytestmark`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=[TINY, T5_SMALL], ids=lambda e: e.name)
 def edition(request):
     return request.param

@@ -14,14 +14,7 @@ from babel_core.edition import T5_SMALL, TINY
 from babel_core.fastread import FastReader
 from babel_core.read import Reader, encode_prompt
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from two threads, and lose much on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def volumes(n: int, seed: int = 0):

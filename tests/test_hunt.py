@@ -10,7 +10,6 @@ import time
 
 import pytest
 import redis
-import torch
 
 from babel_core import hunt as hunting
 from babel_core import keys
@@ -27,13 +26,7 @@ PROMPT = "Once upon a time"
 TOKENS = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from two threads, and lose much on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import time
 
 import pytest
 import redis
-import torch
 from conftest import RedisServer
 
 from babel_core import hunt as hunting
@@ -31,12 +30,7 @@ pytest_plugins = ["shelf_fixtures"]
 SMALL = dict(hunt_default=64, hunt_cap=128, hunt_cap_moderator=256)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def seed_of(reply: r.Reply) -> int:

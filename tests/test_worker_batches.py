@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import torch
 
 from babel_core.address import parse_address
 from babel_core.edition import TINY
@@ -15,12 +14,7 @@ from tests.conftest import service_settings
 ADDRESSES = [f"batch{n}-w{1 + n % 4}-s{1 + n % 5}-v{1 + n}" for n in range(8)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
