@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # The embedded server: durable data on disk with every write, nothing evicted. The embedded
 # redis-server is 6.2, which has no WAITAOF, so the AOF is fsynced before every reply
 # (`always`): the catalogue tells people a share is saved only once it is on disk
-# (bot/durable.py). A Redis 7.2+ server (docker-compose.yml) can keep `everysec`.
+# (bot/catalogue/durable.py). A Redis 7.2+ server (docker-compose.yml) can keep `everysec`.
 EMBEDDED_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "always",

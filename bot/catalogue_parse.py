@@ -7,7 +7,7 @@
 
 `AskParser.parse` turns what followed a command's name into an `Ask`, or raises
 `CatalogueError` with a message that says what to type instead. It needs no Redis and no
-state, so it lives apart from the answering: `Catalogue` (bot/catalogue.py) is an AskParser
+state, so it lives apart from the answering: `Catalogue` (bot/catalogue_answers.py) is an AskParser
 and answers the `Ask` in `Catalogue.run`; the command core (bot/commands.py) lists `SPECS` in
 its help and its parser.
 """
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
-from .bookmarks import SIGIL, parse_name
-from .discovery_records import MINE, NEW, TOP, USER, parse_id, ref
+from .catalogue.bookmarks import SIGIL, parse_name
+from .catalogue.discovery_records import MINE, NEW, TOP, USER, parse_id, ref
 
 # name -> (usage, summary, example), for the command core's help and parser.
 SPECS: dict[str, tuple[str, str, str]] = {

@@ -1,6 +1,6 @@
 """How the catalogue's listings look: their fields and lines, and the buttons that turn pages.
 
-`Catalogue` (bot/catalogue.py) fetches a page of discoveries, finders, the review queue, the
+`Catalogue` (bot/catalogue_answers.py) fetches a page of discoveries, finders, the review queue, the
 mod log or the bans, and draws each entry with these pure functions, so the wording can be
 read (and changed) without the Redis around it.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from . import reply as r
-from .discovery_records import PUBLISHED, Discovery
-from .moderation_records import LogEntry, QueueEntry
+from .catalogue.discovery_records import PUBLISHED, Discovery
+from .catalogue.moderation_records import LogEntry, QueueEntry
 
 
 def page_buttons(command: str, page: int, pages: int) -> tuple[r.Button, ...]:

@@ -26,13 +26,13 @@ def cmd_console(args) -> int:
 
 
 def cmd_bot(args) -> int:
-    from . import discord_app
+    from .discord_front import app
 
-    return discord_app.main(Settings.from_env(), sync=args.sync)
+    return app.main(Settings.from_env(), sync=args.sync)
 
 
 def cmd_export(args) -> int:
-    from . import store_io
+    from .catalogue import store_io
 
     count = store_io.run_export(Settings.from_env(), args.file)
     print(f"exported {count:,} keys to {args.file}")
@@ -40,7 +40,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from . import store_io
+    from .catalogue import store_io
 
     count = store_io.run_import(Settings.from_env(), args.file, replace=args.replace)
     print(f"imported {count:,} keys from {args.file}")

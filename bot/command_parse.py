@@ -19,7 +19,7 @@ from babel_core.errors import LibraryError
 from babel_core.page import PAGES
 from babel_core.settings import Settings
 
-from .bookmarks import SIGIL, parse_name
+from .catalogue.bookmarks import SIGIL, parse_name
 from .catalogue_parse import SPECS as CATALOGUE_SPECS
 from .catalogue_parse import Ask, AskParser
 from .hunting import SPEC as HUNT_SPEC
@@ -124,7 +124,7 @@ class CommandParser:
     settings: Settings
     edition: Edition
     invocation: str
-    catalogue: AskParser  # the Catalogue (bot/catalogue.py)
+    catalogue: AskParser  # the Catalogue (bot/catalogue_answers.py)
     hunts: Hunts
 
     def example(self, name: str) -> str:

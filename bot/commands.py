@@ -29,7 +29,7 @@ from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
 from . import reply as r
-from .catalogue import Catalogue
+from .catalogue_answers import Catalogue
 from .command_parse import Command, CommandError, CommandParser
 from .command_replies import CommandReplies
 from .hunting import Hunts
@@ -49,7 +49,7 @@ class Requester:
     name: str = ""
     guild_id: str = ""
     channel_id: str = ""
-    is_moderator: bool = False  # may moderate guild_id (the adapter decides: bot/discord_cog.py)
+    is_moderator: bool = False  # may moderate guild_id (the adapter decides)
     is_owner: bool = False  # the console's user; Discord owners come from settings.owner_ids
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # Reply kinds: the front ends colour them.
 READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 
-# Button actions (bot/discord_ui.py maps each to a persistent Discord button).
+# Button actions (bot/discord_front/ui.py maps each to a persistent Discord button).
 PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
 VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue*.py)
 

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from babel_core import keys
 from babel_core.edition import DEFAULT_PROMPT
+
+from . import keys
 
 RECENT = 10  # addresses remembered per person for autocomplete
 

@@ -11,6 +11,7 @@ import pytest
 
 from babel_core import keys
 from babel_core.jobs import MISS, Job, Result
+from bot import keys as bot_keys
 from bot import reply as r
 from bot.commands import Requester
 from tests.shelf_fixtures import new_requester
@@ -220,5 +221,5 @@ async def test_catalogue_writes_never_carry_a_ttl(shelf, library):
     core = shelf()
     await core.handle(f"share babel-w3-s3-v3 {unique()}", new_requester())
     await core.catalogue.settle()
-    found = [k async for k in core.redis.scan_iter(match=keys.CATALOGUE_PATTERN)]
+    found = [k async for k in core.redis.scan_iter(match=bot_keys.CATALOGUE_PATTERN)]
     assert found and {await core.redis.ttl(k) for k in found} == {-1}

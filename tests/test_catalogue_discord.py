@@ -9,9 +9,9 @@ import discord
 import pytest
 
 from bot import reply as r
-from bot.checks import is_moderator
-from bot.discord_cog import requester
-from bot.discord_ui import MoreButton, ShareButton, VoteButton, view_of
+from bot.discord_front.checks import is_moderator
+from bot.discord_front.cog import requester
+from bot.discord_front.ui import MoreButton, ShareButton, VoteButton, view_of
 
 GUILD = SimpleNamespace(id=42)
 

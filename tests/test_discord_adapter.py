@@ -16,9 +16,9 @@ from fake_discord import BOT_ID, OTHER_CHANNEL_ID, FakeDiscord, ShelfHarness, ne
 from babel_core import keys
 from babel_core.jobs import Job, Result
 from babel_core.settings import Settings
-from bot import discord_app
-from bot.discord_app import BotError, ShelfBot
-from bot.discord_ui import EditThrottle
+from bot.discord_front import app as discord_app
+from bot.discord_front.app import BotError, ShelfBot
+from bot.discord_front.ui import EditThrottle
 from bot.safety import DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT, clean
 
 pytest_plugins = ["shelf_fixtures"]
@@ -150,7 +150,7 @@ async def test_a_hostile_10000_character_reading_pings_nobody_links_nothing_and_
 
 def test_the_attached_file_holds_the_whole_reading():
     from bot import reply as r
-    from bot.discord_ui import embed_of
+    from bot.discord_front.ui import embed_of
 
     reading = r.Reply(r.READING, HOSTILE * 100, title=ADDRESS, full_text_name="a.txt")
     embed, files = embed_of(reading)
@@ -299,7 +299,7 @@ def test_a_rejected_token_is_said_plainly_and_never_logged(caplog):
     assert token not in caplog.text and token not in str(refused.value)
 
 
-# -- hunts (bot/discord_hunt.py, bot/hunting.py)
+# -- hunts (bot/discord_front/hunt.py, bot/hunting.py)
 
 SMALL_HUNTS = dict(hunt_default=64, hunt_cap=128, hunt_cap_moderator=256)
 
@@ -347,8 +347,8 @@ async def test_a_hunts_read_button_reads_the_find_with_the_hunts_prompt(discord_
 
 async def test_expeditions_finds_are_posted_in_the_review_channel(discord_bot, installed):
     from bot import reply as r
-    from bot.discord_ui import message_kwargs
-    from bot.expeditions import send_to_review_channel
+    from bot.discord_front.expeditions import send_to_review_channel
+    from bot.discord_front.ui import message_kwargs
 
     bot = await discord_bot(review_channel=OTHER_CHANNEL_ID)
     find = r.Reply(

@@ -20,7 +20,7 @@ from babel_core.edition import TINY
 from babel_core.jobs import Job, Result
 from babel_core.settings import Settings
 from bot.commands import Shelf
-from bot.discord_app import ShelfBot
+from bot.discord_front.app import ShelfBot
 from bot.safety import escape
 
 ROOT = Path(__file__).resolve().parents[1]

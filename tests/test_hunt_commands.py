@@ -18,6 +18,7 @@ from babel_core import keys
 from babel_core.edition import DEFAULT_MAX_TOKENS, TINY
 from babel_core.fastread import FastReader
 from babel_core.scorers import explain
+from bot import keys as bot_keys
 from bot import reply as r
 from bot.actor import Actor
 from bot.commands import Requester
@@ -205,7 +206,7 @@ async def test_a_hunt_keeps_its_slot_past_the_hold_time_while_it_runs(shelf, tmp
         )
         await core.cancel(waiting.job_id, waiting.owner, me)
         await task
-        assert redis.Redis.from_url(server.url).zcard(keys.user_jobs(me.user_id)) == 0
+        assert redis.Redis.from_url(server.url).zcard(bot_keys.user_jobs(me.user_id)) == 0
     finally:
         server.stop()
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from babel_core import keys
+from bot import keys
 from bot.actor import Actor
-from bot.bookmarks import BookmarkError
-from bot.discovery_records import DELETED, HIDDEN, PUBLISHED, TOP, USER, DiscoveryError
-from bot.moderation import Banned, ModerationError, NotModerator
+from bot.catalogue.bookmarks import BookmarkError
+from bot.catalogue.discovery_records import DELETED, HIDDEN, PUBLISHED, TOP, USER, DiscoveryError
+from bot.catalogue.moderation import Banned, ModerationError, NotModerator
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     OWNER,
     ann,

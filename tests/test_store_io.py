@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from babel_core import keys
+from bot import keys
 from bot.actor import Actor
+from bot.catalogue.discovery_records import TOP
+from bot.catalogue.store_io import StoreError, export, import_
 from bot.cli import main
-from bot.discovery_records import TOP
-from bot.store_io import StoreError, export, import_
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,

@@ -6,8 +6,8 @@
 
 The cog is thin: it turns Discord's objects into a `Requester` and a checked `Command`,
 acknowledges at once, shows the queue position (edits throttled per channel) and the reply,
-all drawn by bot/discord_ui.py. Everything else is the command core (bot/commands.py). It is
-kept apart from the bot that carries it (bot/discord_app.py: start-up, error answers, `main`)
+all drawn by bot/discord_front/ui.py. Everything else is the command core (bot/commands.py). It is
+kept apart from the bot that carries it (bot/discord_front/app.py: start-up, error answers, `main`)
 so that each stays small. Every subcommand lives here: discord.py binds a group's subcommands
 to the cog that defines the group, so `shelf` cannot be spread over several cogs.
 """
@@ -26,23 +26,23 @@ from discord.ext import commands
 from babel_core.jobs import HUNT_TOP_CAP
 from babel_core.page import PAGES
 
-from . import discord_hunt
-from . import reply as r
-from .catalogue_parse import MOD as MOD_ACTIONS
-from .catalogue_parse import Ask
+from .. import reply as r
+from ..catalogue_parse import MOD as MOD_ACTIONS
+from ..catalogue_parse import Ask
+from ..command_parse import QUEUED, Command, CommandError
+from ..commands import Requester, Shelf
+from . import hunt as discord_hunt
 from .checks import NOT_HERE, channel_allowed, in_allowed_channel, is_moderator
-from .command_parse import QUEUED, Command, CommandError
-from .commands import Requester, Shelf
-from .discord_ui import PRIVATE_SECONDS, Conversation, message_kwargs
+from .ui import PRIVATE_SECONDS, Conversation, message_kwargs
 
 if TYPE_CHECKING:
-    from .discord_app import ShelfBot
+    from .app import ShelfBot
 
 log = logging.getLogger(__name__)
 
 
 def requester(user, guild, channel, mod_role: str = "") -> Requester:
-    """Who asks, as the command core knows people (is_moderator: bot/checks.py decides)."""
+    """Who asks, as the command core knows people (is_moderator: checks.py decides)."""
     return Requester(
         str(user.id),
         str(user),
@@ -254,7 +254,8 @@ class ShelfCog(commands.Cog, name="Shelf"):
         """Read many random volumes at once and show the most promising."""
         await discord_hunt.hunt(self, ctx, count, score, top, prompt)
 
-    # -- the catalogue (bot/catalogue.py): slash options become the text a prefix command types
+    # -- the catalogue (bot/catalogue_answers.py): slash options become the text a prefix
+    # command types
 
     async def typed(self, ctx: commands.Context, name: str, *parts) -> None:
         """Prefix commands: the core parses what was typed (as in the console); slash

@@ -21,9 +21,9 @@ import redis.exceptions
 from babel_core import keys
 from babel_core.jobs import Candidate
 
-from . import reply as r
-from .hunting import NOTHING
-from .state import UserState
+from .. import reply as r
+from ..hunting import NOTHING
+from ..state import UserState
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Expeditions:
 
 async def forward_to_review_channel(bot) -> None:
     """The bot's background task: post every find in settings.review_channel."""
-    from .discord_ui import message_kwargs
+    from .ui import message_kwargs
 
     await bot.wait_until_ready()
 

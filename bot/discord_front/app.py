@@ -3,7 +3,7 @@
 The bot owns what outlives one command: the connection to the library (opened in
 `setup_hook` unless a test passes a ready core), the persistent buttons, the review-channel
 forwarder, slash-command sync, and the one place command errors are answered. The commands
-themselves are the cog's (bot/discord_cog.py). BABEL_PREFIX="" turns prefix commands off, and
+themselves are the cog's (bot/discord_front/cog.py). BABEL_PREFIX="" turns prefix commands off, and
 the bot then asks for no privileged intent. docs/discord.md tells how to create, invite and
 configure it.
 """
@@ -19,12 +19,13 @@ from discord.ext import commands
 from babel_core.errors import LibraryError
 from babel_core.settings import Settings
 
-from . import reply as r
+from .. import reply as r
+from ..command_parse import CommandError
+from ..commands import Shelf
 from .checks import NOT_HERE, ChannelNotAllowed
-from .command_parse import CommandError
-from .commands import Shelf
-from .discord_cog import ShelfCog, say
-from .discord_ui import (
+from .cog import ShelfCog, say
+from .expeditions import forward_to_review_channel
+from .ui import (
     AgainButton,
     CancelButton,
     EditThrottle,
@@ -35,7 +36,6 @@ from .discord_ui import (
     VoteButton,
     message_kwargs,
 )
-from .expeditions import forward_to_review_channel
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """`shelf hunt` on Discord: the slash subcommand, with the scorers as a choice list.
 
-Kept out of the cog (bot/discord_cog.py) so that it stays thin: the cog's `hunt` subcommand
+Kept out of the cog (bot/discord_front/cog.py) so that it stays thin: the cog's `hunt` subcommand
 declares the options and calls `hunt` here. A prefix command (`!shelf hunt 64 Once upon a
 time --score words`) is parsed by the command core from what was typed, as in the console; a
 slash command's options are checked by the core one by one. Progress edits, the Cancel
-button and the results' Read and Share buttons are the ones readings use (bot/discord_ui.py).
+button and the results' Read and Share buttons are the ones readings use (bot/discord_front/ui.py).
 """
 
 from __future__ import annotations

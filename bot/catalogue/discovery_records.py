@@ -7,7 +7,7 @@ the tuple). Discoveries are numbered D-1, D-2, ... by one INCR.
 
 This module holds what is true of a record wherever it is used: its statuses, its id and
 reference (`D-12`), how it is stored in its Redis hash and read back, and the pages listings
-come in. The services (bot/discoveries.py, bot/bookmarks.py, bot/moderation.py) and the
+come in. The services (discoveries.py, bookmarks.py, moderation.py) and the
 command layer all speak it, so it imports none of them.
 """
 

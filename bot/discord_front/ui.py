@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from . import reply as r
-from .safety import clean, fit_embed
+from .. import reply as r
+from ..safety import clean, fit_embed
 
 NO_MENTIONS = discord.AllowedMentions.none()
 CUSTOM_ID_LIMIT = 100
@@ -199,7 +199,7 @@ class ReadButton(
         return cls(match["address"], match["key"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        from .discord_hunt import read_stored
+        from .hunt import read_stored
 
         await read_stored(interaction, self.address, self.prompt_key)
 

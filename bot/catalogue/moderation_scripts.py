@@ -5,7 +5,7 @@ An action on an item is one script: the status change, the discovery indexes (th
 did), closing the item's open reports (moved, with the resolution, to its closed-reports list,
 never dropped), leaving the queue and the log entry happen together or not at all. A report
 and a ban or unban are one script each as well. The service that runs them is
-bot/moderation.py.
+moderation.py.
 """
 
 from __future__ import annotations

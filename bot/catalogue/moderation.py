@@ -9,10 +9,10 @@ Who may do what (docs/moderation.md):
   everywhere at once. Items shared outside any guild are moderated by the owners only.
 
 Every action and every refused attempt is appended to the guild's mod log with who and when.
-Each action is one Lua script (bot/moderation_scripts.py): the status change, the discovery
+Each action is one Lua script (moderation_scripts.py): the status change, the discovery
 indexes, closing the item's open reports, leaving the queue and the log entry happen together
 or not at all, and are durable before the moderator is told. The items, reports and log
-entries themselves are in bot/moderation_records.py.
+entries themselves are in moderation_records.py.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from babel_core import keys
 from babel_core.errors import LibraryError
 
-from .actor import Actor
+from .. import keys
+from ..actor import Actor
 from .bookmarks import SIGIL, parse_name
 from .discovery_records import DELETED, HIDDEN, PUBLISHED, REF, Page, page_bounds, parse_id
 from .discovery_scripts import INDEX_KEYS

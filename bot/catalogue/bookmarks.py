@@ -4,7 +4,7 @@ Names are unique across the whole library (a name means one volume everywhere), 
 characters of a-z, 0-9 and `-`, starting and ending with a letter or digit, case-folded
 (`@My-Name` is `my-name`). The owner may point their name at another address or remove it;
 a name that matches the word filter is held until a moderator approves it, and moderators
-hide, restore or delete bookmarks as they do discoveries (bot/moderation.py). A held bookmark
+hide, restore or delete bookmarks as they do discoveries (moderation.py). A held bookmark
 works for its owner only; a hidden or deleted one for nobody, and its name stays taken.
 A removed bookmark is archived (never lost) and its name is free again.
 """
@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.errors import LibraryError
 
-from .actor import Actor
+from .. import keys
+from ..actor import Actor
 from .discovery_records import HELD, PUBLISHED, Page, page_bounds, unavailable
 from .durable import Durability, text
 from .wordfilter import WordFilter

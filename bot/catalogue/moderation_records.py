@@ -3,7 +3,7 @@
 Moderation acts on two kinds of item, discoveries (`D-5`) and bookmarks (`@name`), and keeps
 two records of its own in Redis as JSON: a person's report on an item and an entry in the
 guild's mod log. These types, the names of the actions they carry, and the reading back of
-the stored JSON are shared by the service (bot/moderation.py) and the replies that draw the
+the stored JSON are shared by the service (moderation.py) and the replies that draw the
 queue and the log (bot/catalogue_replies.py), so they live apart from both.
 """
 

@@ -4,13 +4,13 @@ Every write is one script, so fifty people voting at once are counted exactly an
 never disagrees with the record it lists. The indexes are kept by the same scripts: `top`
 (votes), `new`, a finder's published and all finds, and the finders' leaderboard hold published
 discoveries only. `INDEX_LUA` is the one function that moves a discovery in or out of them;
-moderation's scripts (bot/moderation_scripts.py) include it, so a hide or restore updates the
-indexes exactly as a share does. The service that runs these scripts is bot/discoveries.py.
+moderation's scripts (moderation_scripts.py) include it, so a hide or restore updates the
+indexes exactly as a share does. The service that runs these scripts is discoveries.py.
 """
 
 from __future__ import annotations
 
-from babel_core import keys
+from .. import keys
 
 # Moves published discovery n of `finder` into (on = 1) or out of (on = -1) the indexes.
 # KEYS[1..4]: top, new, leaderboard votes, leaderboard finds. votes_p, by_p: key prefixes.

@@ -27,10 +27,10 @@ from typing import TextIO
 
 import redis.asyncio
 
-from babel_core import keys
 from babel_core.errors import LibraryError
 from babel_core.settings import Settings
 
+from .. import keys
 from .durable import Durability
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,8 @@ moderation.
 
 `Catalogue` is an `AskParser` (bot/catalogue_parse.py: what people type, checked before
 anything touches Redis); `Catalogue.run` answers a checked `Ask` with a `Reply`, using the
-services in bot/discoveries.py, bot/bookmarks.py and bot/moderation.py, and draws listings
-with bot/catalogue_replies.py. The command core (bot/commands.py) dispatches here and hands
+services of bot/catalogue/ (discoveries.py, bookmarks.py and moderation.py), and draws
+listings with bot/catalogue_replies.py. The command core (bot/commands.py) dispatches here and hands
 over an `Actor`. Sharing reads the tuple through the queue (usually a cached reading),
 records it, and starts the verification: a worker reads the tuple again from its address (a
 fresh job, `Job.reread`); `record_reread` marks the discovery verified or flagged.
@@ -18,25 +18,16 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from babel_core import jobs, keys
+from babel_core import jobs
 from babel_core.edition import DEFAULT_PROMPT, Edition
 from babel_core.settings import Settings
 
+from . import keys
 from . import reply as r
 from .actor import Actor
-from .bookmarks import Bookmarks
-from .catalogue_parse import Ask, AskParser, CatalogueError
-from .catalogue_replies import (
-    ban_line,
-    discovery_field,
-    log_line,
-    n_votes,
-    page_buttons,
-    queue_field,
-    when,
-)
-from .discoveries import Discoveries
-from .discovery_records import (
+from .catalogue.bookmarks import Bookmarks
+from .catalogue.discoveries import Discoveries
+from .catalogue.discovery_records import (
     FLAGGED,
     MINE,
     NEW,
@@ -48,10 +39,20 @@ from .discovery_records import (
     parse_id,
     ref,
 )
-from .durable import Durability, text
-from .moderation import Moderation
-from .moderation_records import BAN
-from .wordfilter import WordFilter
+from .catalogue.durable import Durability, text
+from .catalogue.moderation import Moderation
+from .catalogue.moderation_records import BAN
+from .catalogue.wordfilter import WordFilter
+from .catalogue_parse import Ask, AskParser, CatalogueError
+from .catalogue_replies import (
+    ban_line,
+    discovery_field,
+    log_line,
+    n_votes,
+    page_buttons,
+    queue_field,
+    when,
+)
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 
 The service over the catalogue's Redis (the system of record): share, show, vote, browse and
 the finders' leaderboard. The record it stores, its ids and pages are in
-bot/discovery_records.py. Every write is one Lua script (bot/discovery_scripts.py) run through
+discovery_records.py. Every write is one Lua script (discovery_scripts.py) run through
 `Durability`, so the person is only told it worked once it is on disk; moderation moves a
-discovery in and out of the published indexes (bot/moderation.py).
+discovery in and out of the published indexes (moderation.py).
 
 Verification: a worker re-reads the tuple after a share; `record_reread` takes that result
 and marks the discovery verified (same fingerprint) or flagged (different: it goes to the
@@ -18,11 +18,11 @@ import re
 import time
 from collections.abc import Callable
 
-from babel_core import keys
 from babel_core.address import parse_address
 from babel_core.edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
 
-from .actor import Actor
+from .. import keys
+from ..actor import Actor
 from .discovery_records import (
     FLAGGED,
     HELD,
