@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .address import parse_address, random_address, volumes_of
@@ -194,7 +194,45 @@ class Job:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
-        return cls(**json.loads(text))._check()
+        """A job as the queue carries it, checked field by field (JobError when it is not one).
+
+        Whatever a worker could trip over later (a list where a string belongs, an unknown
+        edition, an address that does not parse, text that is not text) is refused here, so
+        that a malformed stream entry fails once, at intake, and not in the middle of a batch.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as e:  # not JSON, or not UTF-8
+            raise JobError(f"the job is not JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise JobError("the job is not a JSON object")
+        unknown = sorted(data.keys() - _FIELD_TYPES.keys())
+        if unknown:
+            raise JobError(f"the job has an unknown field {unknown[0]!r}")
+        for name in ("kind", "edition", "address"):
+            if name not in data:
+                raise JobError(f"the job has no {name}")
+        for name, value in data.items():
+            if type(value) is not _FIELD_TYPES[name]:  # exactly: True is not an int here
+                kind = _FIELD_TYPES[name].__name__
+                raise JobError(f"the job's {name} is a {type(value).__name__}, not a {kind}")
+        ed = get_edition(data["edition"])
+        if ed.id != data["edition"]:
+            raise JobError(f"the job's edition {data['edition']!r} is not an edition id")
+        job = cls(**data)._check()
+        if job.kind != HUNT and str(parse_address(job.address, volumes_of(ed.param_count))) != (
+            job.address
+        ):
+            raise JobError(f"the job's address {job.address!r} is not written canonically")
+        try:
+            job.id  # noqa: B018 (the id hashes the prompt's UTF-8: lone surrogates fail here)
+        except UnicodeEncodeError:
+            raise JobError("the job's prompt is not valid text") from None
+        return job
+
+
+_FIELD_TYPES = {"str": str, "int": int, "bool": bool}
+_FIELD_TYPES = {f.name: _FIELD_TYPES[f.type] for f in fields(Job)}
 
 
 @dataclass(frozen=True)

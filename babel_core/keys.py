@@ -23,6 +23,10 @@ GROUP = "workers"  # the consumer group every worker joins
 RESULTS = PREFIX + "results"  # stream of "job X was answered" notices (MAXLEN-trimmed)
 DEAD = PREFIX + "dead"  # dead-letter stream: jobs every worker died with (MAXLEN-trimmed)
 WORKERS = PREFIX + "workers"  # sorted set: worker name -> time of its last heartbeat
+JOBS_ADDED = PREFIX + "jobs-added"  # counter: the ordinal of the last job queued (positions)
+# hash: stream entry -> times a worker took it into a batch (never lowered), and
+# "why:<entry>" -> why the last worker could not answer it; fields go when the job is answered
+ATTEMPTS = PREFIX + "attempts"
 
 EXPEDITIONS = PREFIX + "expeditions"  # stream of expeditions' finds (MAXLEN-trimmed)
 REVIEWERS = "reviewers"  # the consumer group of bots that forward finds to the review channel
@@ -54,7 +58,15 @@ def result(job_id: str) -> str:
 
 def answering(job_id: str) -> list[str]:
     """The KEYS of every script that answers a job (finish, cancel), in their order."""
-    return [result(job_id), inflight(job_id), waiters(job_id), JOBS, RESULTS]
+    return [result(job_id), inflight(job_id), waiters(job_id), JOBS, RESULTS, ATTEMPTS]
+
+
+# the readings' byte budget (settings.readings_mb): last use of each stored reading, its size,
+# and the sum of those sizes. Bookkeeping only: losing them costs at most an early eviction.
+READINGS_LRU = PREFIX + "readings-lru"  # sorted set: result key -> last use
+READINGS_SIZES = PREFIX + "readings-size"  # hash: result key -> bytes
+READINGS_BYTES = PREFIX + "readings-bytes"  # counter: bytes of the readings charged
+READINGS = [READINGS_LRU, READINGS_SIZES, READINGS_BYTES]
 
 
 def weights(edition_id: str, address: str) -> str:

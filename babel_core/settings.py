@@ -47,6 +47,13 @@ class Settings:
     redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024)  # that tier's Redis budget
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0)
+    # the most jobs waiting or being read; a request past it hears "the library is busy"
+    queue_cap: int = setting("BABEL_QUEUE_CAP", 10_000)  # 0: no cap
+    # stored readings' byte budget in Redis (least recently used evicted past it); 0: TTL only
+    readings_mb: int = setting("BABEL_READINGS_MB", 512)
+    # a front end's Redis connections (bot, console): callers past them wait up to pool_wait_s
+    redis_connections: int = setting("BABEL_REDIS_CONNECTIONS", 64)
+    redis_pool_wait_s: float = setting("BABEL_REDIS_POOL_WAIT_S", 10.0)
     # on a CUDA worker, replay each decode step as one CUDA graph (decode.graphed_step)
     cuda_graphs: str = setting("BABEL_CUDA_GRAPHS", "off")  # on or off
     # hunts (docs/hunting.md): volumes per hunt by default and at most, for everyone and for
