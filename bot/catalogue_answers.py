@@ -205,13 +205,37 @@ class Catalogue(AskParser):
 
     async def verify(self, n: int, job: jobs.Job) -> str:
         """Have a worker read the tuple again from its address (a fresh job: no cache answers,
-        and the stored reading stays as it is) and record the verdict."""
-        try:
-            result = await self.client.request(job.reread(), VERIFIER, timeout=VERIFY_TIMEOUT_S)
-            return await self.discoveries.record_reread(n, result)
-        except Exception:  # the discovery stays pending; a moderator can see that
-            log.exception("verifying %s failed", ref(n))
-            return "pending"
+        and the stored reading stays as it is) and record the verdict.
+
+        Tried until it has an answer: a job the queue lost is submitted again (JobLost), and
+        anything else that leaves it without one (Redis away, the queue full, no answer in
+        VERIFY_TIMEOUT_S, a verdict that could not be saved durably) is tried again after a
+        pause that doubles from 1 s up to 60 s. An error answer is an answer: the discovery
+        stays pending, for a moderator to see.
+        """
+        import redis  # local: this function is all that changed here (issue 11)
+
+        from babel_core.errors import LibraryError
+
+        from .catalogue.discovery_records import DiscoveryError
+
+        reread, pause = job.reread(), 1.0
+        while True:
+            try:
+                result = await self.client.request(
+                    reread, VERIFIER, timeout=VERIFY_TIMEOUT_S, resubmit=3
+                )
+                return await self.discoveries.record_reread(n, result)
+            except DiscoveryError:  # no such discovery: nothing to verify
+                log.exception("verifying %s failed", ref(n))
+                return "pending"
+            except (LibraryError, redis.RedisError, OSError) as e:
+                log.warning("verifying %s: %s; trying again in %.0f s", ref(n), e, pause)
+            except Exception:  # a bug: the discovery stays pending; a moderator can see that
+                log.exception("verifying %s failed", ref(n))
+                return "pending"
+            await asyncio.sleep(pause)
+            pause = min(60.0, pause * 2)
 
     async def _browse(self, ask: Ask, actor: Actor) -> r.Reply:
         user = await self.person(ask.target) if ask.sub == USER else None

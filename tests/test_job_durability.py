@@ -13,9 +13,12 @@ import asyncio
 import time
 
 import pytest
+import redis
+import redis.asyncio
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from babel_core import keys
 from babel_core.client import LibraryClient
 from babel_core.edition import TINY
 from babel_core.jobs import Job
@@ -23,7 +26,9 @@ from babel_core.settings import Settings
 from bot.actor import Actor
 from bot.catalogue.discoveries import Discoveries
 from bot.catalogue.durable import WAITAOF, Durability
-from tests.catalogue_support import RedisProcess, reading
+from bot.catalogue_answers import Catalogue
+from tests.catalogue_support import RedisProcess, ann, reading
+from tests.conftest import service_settings
 
 ROUNDS = 25
 JOBS, SHARES = 40, 12  # sent at once in each round
@@ -102,3 +107,27 @@ async def test_acknowledged_jobs_and_shares_survive_sigkill_under_everysec(tmp_p
         if server.process.poll() is None:
             server.kill()
     assert (acknowledged >= ROUNDS * ROUND_ACKED, lost) == (True, 0)
+
+
+async def test_a_lost_verification_is_submitted_again_until_it_has_an_answer(redis_server, workers):
+    """A share's verification whose job Redis lost (JobLost) is asked again, not left pending."""
+    r = redis.asyncio.Redis.from_url(redis_server.url)
+    settings = service_settings(redis_server)
+    client = LibraryClient(r, settings, poll_s=0.1)
+    catalogue = await Catalogue(settings, r, client, TINY).open()
+    shared = await catalogue.discoveries.share(ann, TINY, "babel-w3-s2-v17", "lost?", 4, reading())
+    job = Job.read("babel-w3-s2-v17", "lost?", 4, edition="tiny")
+    fresh = job.reread().id
+    verifying = asyncio.create_task(catalogue.verify(shared.discovery.number, job))
+    while await client.position(fresh) < 1:
+        await asyncio.sleep(0.01)
+    lost = redis.Redis.from_url(redis_server.url)  # Redis loses the job: entry and records
+    lost.xdel(keys.JOBS, lost.get(keys.inflight(fresh)))
+    lost.delete(keys.inflight(fresh), keys.waiters(fresh))
+    await asyncio.sleep(0.3)  # the verifier notices (JobLost) and submits it again
+    assert await client.position(fresh) == 1
+    workers()
+    assert await asyncio.wait_for(verifying, 60) == "flagged"  # an answer: the test's reading
+    assert (await catalogue.discoveries.get(shared.discovery.number)).verification == "flagged"
+    await client.close()
+    await r.aclose()
