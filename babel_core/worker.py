@@ -302,7 +302,7 @@ class Worker:
             )
         elif d.source == HANDED_BACK:
             log.info(
-                "worker %s took over job %s, handed back by another worker (attempt %d)",
+                "worker %s took over handed-back job %s (attempt %d)",
                 self.name,
                 d.job_id,
                 d.deliveries,

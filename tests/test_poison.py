@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 
 import redis
@@ -130,7 +131,7 @@ async def test_a_job_that_fails_outside_its_reading_is_dead_lettered_and_its_bat
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing_and_answers_each_job_once(
-    client, workers, worker_process, redis_server
+    client, workers, worker_process, redis_server, caplog
 ):
     ensure_group(redis.Redis.from_url(redis_server.url))
     slow = Job.read("aaa-w1-s1-v1", "slow", 4, edition="tiny")  # first by address: read first
@@ -141,6 +142,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_answers_each_job_once
     assert doomed.stdout.readline().strip() == "job slow"  # the whole batch is in its hands
     doomed.send_signal(signal.SIGKILL)
     assert doomed.wait(10) == -signal.SIGKILL
+    caplog.set_level(logging.INFO, logger="babel_core.worker")
     survivor = workers()
     answers = await asyncio.gather(*(client.wait(j.id, timeout=60) for j in [slow, *rest]))
     assert [(a.ok, a.worker) for a in answers] == [(True, survivor.name)] * 6
@@ -148,3 +150,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_answers_each_job_once
     notices = [f[b"id"].decode() for _, f in r.xrange(keys.RESULTS)]
     assert sorted(notices) == sorted(j.id for j in [slow, *rest])  # one answer each
     assert r.xpending(keys.JOBS, keys.GROUP)["pending"] == 0 and r.exists(keys.ATTEMPTS) == 0
+    took = [m for m in caplog.messages if "took over" in m]
+    assert sorted(took) == sorted(
+        f"worker {survivor.name} took over job {j.id} from a silent worker (attempt 2)"
+        for j in [slow, *rest]
+    )

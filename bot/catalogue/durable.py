@@ -93,9 +93,9 @@ class Durability:
     async def run(self, r, script, keys: list[str], args: list) -> object:
         """Run one write script and return its reply once the write is on disk."""
         self.check()
-        pipe = r.pipeline(transaction=False)
-        await script(keys=keys, args=args, client=pipe)
-        return (await self.commit(pipe))[0]
+        async with r.pipeline(transaction=False) as pipe:  # its connection goes back, always
+            await script(keys=keys, args=args, client=pipe)
+            return (await self.commit(pipe))[0]
 
     async def commit(self, pipe) -> list:
         """Execute a non-transactional pipeline of writes, durably; returns their replies.
