@@ -50,6 +50,15 @@ CATALOGUE_PATTERN = DURABLE + "*"  # every catalogue key
 # person read last (user_last, user_recent above).
 DURABLE_PATTERNS = (CATALOGUE_PATTERN, PREFIX + "user:*:last:*", PREFIX + "user:*:recent:*")
 
+IMPORT_TTL_S = 24 * 3600  # a staged key of an import that never finished goes after this
+
+
+def import_staging(token: str) -> str:
+    """The prefix under which `shelf import` stages a file's keys before one atomic switch
+    (bot/catalogue/store_io.py); staged keys carry IMPORT_TTL_S until the switch."""
+    return f"{PREFIX}import:{token}:"
+
+
 DISCOVERY_SEQ = DURABLE + "seq"  # INCR counter: discovery D-n is number n
 DISCOVERY_TUPLES = DURABLE + "tuples"  # hash: hash of (edition, address, prompt, max_tokens) -> n
 # sorted set of published discoveries: top_member(n) -> votes; members are zero-padded so that

@@ -1,4 +1,4 @@
-"""Export the catalogue to JSON Lines and import it back, exactly.
+"""Export the catalogue to JSON Lines and import it back, exactly, all or nothing.
 
 Everything durable matches one of `keys.DURABLE_PATTERNS` (the catalogue's prefix, and the
 bot's memory of what each person read last), so a backup is every key matching them: one line
@@ -9,35 +9,41 @@ significant digits) and lists are written in a stable order, so two exports of t
 are byte-identical.
 
 The export reads every key in one Lua script: a consistent snapshot even while the bot runs
-(Redis is busy for that moment; about a second per 100,000 discoveries). The import refuses a
-store that already holds catalogue keys unless told to replace them, and makes every chunk
-durable before it reports success. Values are UTF-8; bytes that are not are carried through
+(Redis is busy for that moment; about a second per 100,000 discoveries). The import checks the
+whole file first (store_check.py: every line, every record as the services read it, the
+counters), then writes all or nothing: every key is staged under a prefix of its own
+(`keys.import_staging`, with a TTL, made durable chunk by chunk), and one Lua script switches
+them in: it refuses a store that already holds catalogue keys unless told to replace them,
+deletes those, and renames each staged key to its name. A script runs whole or not at all and
+reaches the append-only file as one transaction, so a failed import, a crash mid-import or a
+killed Redis leaves the catalogue exactly as it was (`--replace` included); the switch is made
+durable before success is reported. Values are UTF-8; bytes that are not are carried through
 the JSON as escaped surrogates, so even those round-trip.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import json
 import logging
+import secrets
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TextIO
 
 import redis.asyncio
 
-from babel_core.errors import LibraryError
 from babel_core.settings import Settings
 
 from .. import keys
 from .durable import Durability
+from .store_check import FORMAT, VERSION, StoreError, check_export
+
+__all__ = ["StoreError", "export", "import_", "run_export", "run_import", "snapshot"]
 
 log = logging.getLogger(__name__)
 
-FORMAT = "babel-shelf-catalogue"
-VERSION = 1
-CHUNK = 500  # keys written per durable pipeline on import
+CHUNK = 500  # keys staged per durable pipeline on import
 
 # ARGV: the key patterns. Returns {key, type, flat values} for every matching key.
 _SNAPSHOT = """
@@ -57,11 +63,27 @@ end
 end
 return out
 """
-TYPES = ("string", "hash", "set", "zset", "list")
 
-
-class StoreError(LibraryError):
-    """An export file that cannot be imported as asked; the message says why."""
+# ARGV: replace (1/0), staging prefix, number of patterns, the patterns, then the keys.
+# Returns {1, keys replaced}, {0, durable keys present} (not replacing) or {-1, a missing
+# staged key}. Every check comes before the first write, so a refusal changes nothing.
+_SWITCH = """
+local patterns = tonumber(ARGV[3])
+for i = 4 + patterns, #ARGV do
+  if redis.call('EXISTS', ARGV[2] .. ARGV[i]) == 0 then return {-1, ARGV[i]} end
+end
+local present = {}
+for i = 4, 3 + patterns do
+  for _, key in ipairs(redis.call('KEYS', ARGV[i])) do present[#present + 1] = key end
+end
+if #present > 0 and ARGV[1] ~= '1' then return {0, #present} end
+for _, key in ipairs(present) do redis.call('DEL', key) end
+for i = 4 + patterns, #ARGV do
+  redis.call('RENAME', ARGV[2] .. ARGV[i], ARGV[i])
+  redis.call('PERSIST', ARGV[i])
+end
+return {1, #present}
+"""
 
 
 def _str(raw: bytes | str) -> str:
@@ -116,42 +138,7 @@ async def export(r, out: TextIO) -> int:
     return len(records)
 
 
-def durable(key: str) -> bool:
-    return any(fnmatch.fnmatchcase(key, pattern) for pattern in keys.DURABLE_PATTERNS)
-
-
-def read_export(lines: Iterable[str]) -> Iterator[dict]:
-    """The records of an export file, checked: header, known types, prefix, footer and count."""
-    lines = iter(lines)
-    try:
-        header = json.loads(next(lines))
-    except (StopIteration, json.JSONDecodeError):
-        header = {}
-    if header.get("format") != FORMAT:
-        raise StoreError("this is not a catalogue export (its first line is not the header)")
-    if header.get("version") != VERSION:
-        raise StoreError(
-            f"this export has version {header.get('version')}; this bot reads {VERSION}"
-        )
-    count = 0
-    for number, line in enumerate(lines, start=2):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise StoreError(f"line {number} of the export is not JSON ({e.msg})") from e
-        if record.get("end"):
-            if record.get("keys") != count:
-                raise StoreError(f"the export says {record.get('keys')} keys but holds {count}")
-            return
-        if record.get("type") not in TYPES or not durable(str(record.get("key"))):
-            raise StoreError(f"line {number} of the export is not a catalogue key")
-        count += 1
-        yield record
-    raise StoreError(f"the export is truncated after {count} keys (no end line)")
-
-
-def _write(pipe, record: dict) -> None:
-    key, kind, value = record["key"], record["type"], record["value"]
+def _stage(pipe, key: str, kind: str, value) -> None:
     if kind == "string":
         pipe.set(key, _bytes(value))
     elif kind == "hash":
@@ -162,12 +149,14 @@ def _write(pipe, record: dict) -> None:
         pipe.zadd(key, {_bytes(m): float(s) for m, s in value})
     else:
         pipe.rpush(key, *(_bytes(item) for item in value))
+    pipe.expire(key, keys.IMPORT_TTL_S)
 
 
 async def import_(r, lines: Iterable[str], durable: Durability, replace: bool = False) -> int:
-    """Load an export into Redis; returns the number of keys written. The whole file is checked
-    before the first write. With `replace`, the catalogue already there is deleted first."""
-    records = list(read_export(lines))
+    """Load an export into Redis, all or nothing; returns the number of keys written. The whole
+    file is checked before the first write. With `replace`, the catalogue already there is
+    replaced, in the same atomic switch."""
+    records = check_export(lines)
     durable.check()
     present = [
         key
@@ -175,21 +164,47 @@ async def import_(r, lines: Iterable[str], durable: Durability, replace: bool = 
         async for key in r.scan_iter(match=pattern, count=1000)
     ]
     if present and not replace:
-        raise StoreError(
-            f"the store here is not empty ({len(present)} durable keys); import into an empty one, "
-            "or replace what is here with --replace"
-        )
-    for start in range(0, len(present), CHUNK):
-        pipe = r.pipeline(transaction=False)
-        pipe.delete(*present[start : start + CHUNK])
-        await durable.commit(pipe)
-    for start in range(0, len(records), CHUNK):
-        pipe = r.pipeline(transaction=False)
-        for record in records[start : start + CHUNK]:
-            _write(pipe, record)
-        await durable.commit(pipe)
-    log.info("imported %d catalogue keys (replacing %d)", len(records), len(present))
+        raise _not_empty(len(present))
+    staging = keys.import_staging(secrets.token_hex(8))
+    try:
+        for start in range(0, len(records), CHUNK):
+            async with r.pipeline(transaction=False) as pipe:
+                for record in records[start : start + CHUNK]:
+                    pipe.delete(staging + record["key"])
+                    _stage(pipe, staging + record["key"], record["type"], record["value"])
+                await durable.commit(pipe)
+        names = [record["key"] for record in records]
+        patterns = keys.DURABLE_PATTERNS
+        async with r.pipeline(transaction=False) as pipe:
+            pipe.eval(_SWITCH, 0, int(replace), staging, len(patterns), *patterns, *names)
+            [(done, count)] = await durable.commit(pipe)
+    except BaseException:
+        await _unstage(r, staging)
+        raise
+    if done == 0:
+        await _unstage(r, staging)
+        raise _not_empty(count)
+    if done == -1:
+        raise StoreError(f"the import's staged copy of {_str(count)} vanished; nothing changed")
+    log.info("imported %d catalogue keys (replacing %d)", len(records), count)
     return len(records)
+
+
+def _not_empty(count: int) -> StoreError:
+    return StoreError(
+        f"the store here is not empty ({count} durable keys); import into an empty one, "
+        "or replace what is here with --replace"
+    )
+
+
+async def _unstage(r, staging: str) -> None:
+    """Delete what a failed import staged (best effort: staged keys expire anyway)."""
+    try:
+        found = [key async for key in r.scan_iter(match=staging + "*", count=1000)]
+        for start in range(0, len(found), CHUNK):
+            await r.delete(*found[start : start + CHUNK])
+    except Exception as e:  # Redis gone: the TTL cleans up
+        log.warning("could not delete a failed import's staged keys (%s)", e)
 
 
 def run_export(settings: Settings, path: str) -> int:
@@ -214,19 +229,22 @@ def run_export(settings: Settings, path: str) -> int:
 
 
 def run_import(settings: Settings, path: str, replace: bool = False) -> int:
-    """`shelf import FILE [--replace]`."""
+    """`shelf import FILE [--replace]`: every failure is one StoreError line (exit 2)."""
     from babel_core.redis_conn import connect
 
-    async def go(url: str) -> int:
-        r = redis.asyncio.Redis.from_url(url)
+    async def go(target) -> int:
+        r = target.asyncio()
         try:
-            with open(path, encoding="ascii") as lines:
+            # not ASCII: check_export names the line (an export escapes every other character)
+            with open(path, encoding="ascii", errors="surrogateescape") as lines:
                 return await import_(r, lines, await Durability.detect(r), replace)
         finally:
             await r.aclose()
 
     try:
         with connect(settings) as target:
-            return asyncio.run(go(target.url))
-    except (OSError, UnicodeDecodeError) as e:
+            return asyncio.run(go(target))
+    except OSError as e:
         raise StoreError(f"cannot read {path}: {e}") from None
+    except redis.RedisError as e:
+        raise StoreError(f"the import failed in Redis ({e}); the catalogue is as it was") from None
