@@ -4,10 +4,10 @@
     result = await client.request(Job.read("babel-w3-s2-v17"), requester="user:42")
 
 A submission is durable before `submit` returns: on a server with WAITAOF (Redis 7.2+,
-Valkey) the ENQUEUE script and `WAITAOF 1 0` go in one pipeline, so the reply comes once the
-append-only file holding the job is fsynced (a Redis SIGKILLed under `appendfsync everysec`
-keeps it); on an older server (the embedded Redis 6.2) `appendfsync always` fsyncs before
-every reply. Answers are durable the same way a worker stores them: under the job's result
+Valkey) the ENQUEUE script is followed by `WAITAOF 1 0` on the same connection, so `submit`
+returns once the append-only file holding the job is fsynced (a Redis SIGKILLed under
+`appendfsync everysec` keeps it); a stored reading, which writes nothing, does not wait. On an
+older server (the embedded Redis 6.2) `appendfsync always` fsyncs before every reply. Answers are durable the same way a worker stores them: under the job's result
 key before the job is acknowledged, with a notice on the results stream. One listener task
 per client follows that stream (XREAD BLOCK) and wakes the coroutines waiting for those jobs;
 each waiter also re-reads the result key every `poll_s`, so a missed notice costs at most
@@ -121,21 +121,20 @@ class LibraryClient:
                 await self._ensure_group()
             if self._waitaof is None:
                 self._waitaof = await self._has_waitaof()
-            async with self.r.pipeline(transaction=False) as pipe:
-                await self._enqueue(
+            async with self.r.client() as conn:  # WAITAOF waits for its connection's writes
+                state, value = await self._enqueue(
                     keys=enqueue_keys(job.id),
                     args=[job.id, job.to_json(), requester, time.time(), self.settings.queue_cap],
-                    client=pipe,
+                    client=conn,
                 )
-                if self._waitaof:
-                    pipe.waitaof(1, 0, WAITAOF_TIMEOUT_MS)
-                replies = await pipe.execute()
-            if self._waitaof and int(replies[-1][0]) < 1:
-                raise QueueUnreachable(
-                    "the library's queue could not confirm that your request was saved; "
-                    "please ask again in a minute"
-                )
-            return replies[0]
+                if self._waitaof and _text(state) in ("queued", "joined"):  # it wrote
+                    local, _ = await conn.waitaof(1, 0, WAITAOF_TIMEOUT_MS)
+                    if int(local) < 1:
+                        raise QueueUnreachable(
+                            "the library's queue could not confirm that your request was "
+                            "saved; please ask again in a minute"
+                        )
+            return state, value
 
         state, value = await self._retrying(enqueue)  # ENQUEUE is idempotent: safe to repeat
         state = _text(state)
