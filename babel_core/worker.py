@@ -5,10 +5,13 @@
     thread = worker.start_thread()        # or in the background, as the console does
 
 Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_idle_s / 2),
-tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), dead-letters jobs
-delivered more than settings.max_deliveries times, and hands the rest to its reading desk
-(desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs. A turn holds at most worker_batch // 32 hunt jobs, and at least one
+tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), counts one attempt
+at each (queue.Queue.start), dead-letters jobs already attempted settings.max_deliveries times,
+and hands the rest to its reading desk (desk.py: readers, volume caches, errors as answers):
+readings grouped by edition, then hunt and page jobs. An entry it cannot read, or a job whose
+reading fails outside the desk's error handling, is handed back with its attempt counted (a
+failed batch is read again job by job first, so the others are answered): malformed input
+reaches the dead-letter stream after max_deliveries attempts instead of crash-looping workers. A turn holds at most worker_batch // 32 hunt jobs, and at least one
 (docs/hunting.md): any further hunt job pulled is handed back at once, where an idle worker,
 which looks for handed-back jobs every turn, takes it; so several workers share a long hunt.
 The heartbeat thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers
