@@ -7,8 +7,9 @@ A submission is durable before `submit` returns: on a server with WAITAOF (Redis
 Valkey) the ENQUEUE script is followed by `WAITAOF 1 0` on the same connection, so `submit`
 returns once the append-only file holding the job is fsynced (a Redis SIGKILLed under
 `appendfsync everysec` keeps it); a stored reading, which writes nothing, does not wait. On an
-older server (the embedded Redis 6.2) `appendfsync always` fsyncs before every reply. Answers are durable the same way a worker stores them: under the job's result
-key before the job is acknowledged, with a notice on the results stream. One listener task
+older server (the embedded Redis 6.2) `appendfsync always` fsyncs before every reply. A worker
+stores each answer under the job's result key before it acknowledges the job, and posts a
+notice on the results stream. One listener task
 per client follows that stream (XREAD BLOCK) and wakes the coroutines waiting for those jobs;
 each waiter also re-reads the result key every `poll_s`, so a missed notice costs at most
 that long. A job Redis lost anyway (its data wiped) raises `JobLost`; `request(...,

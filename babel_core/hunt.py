@@ -18,6 +18,7 @@ docs/hunting.md has the details.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
@@ -30,6 +31,7 @@ from dataclasses import asdict, dataclass
 
 from . import keys
 from .address import NEAR_WING_HEXAGON_CHARS, PER_HEXAGON, Address
+from .client import LibraryBusy
 from .edition import DEFAULT_EDITION, DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, get_edition
 from .errors import LibraryError
 from .jobs import CANCELLED, HUNT_CHUNK, HUNT_TOP_CAP, SEED_LIMIT, Candidate, Job, Result
@@ -275,9 +277,10 @@ async def run(
         for job in jobs.values():
             try:
                 ticket = await client.submit(job, requester)
-            except LibraryError:  # the queue is full (LibraryBusy): take back what was queued
+            except LibraryBusy:  # the queue is full: take back what this hunt queued
                 for job_id in waiting.values():
-                    await client.cancel(job_id, requester)
+                    with contextlib.suppress(LibraryError):
+                        await client.cancel(job_id, requester)
                 raise
             if ticket.cached is not None:
                 answers[job.id] = ticket.cached

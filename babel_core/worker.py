@@ -11,12 +11,13 @@ and hands the rest to its reading desk (desk.py: readers, volume caches, errors 
 readings grouped by edition, then hunt and page jobs. An entry it cannot read, or a job whose
 reading fails outside the desk's error handling, is handed back with its attempt counted (a
 failed batch is read again job by job first, so the others are answered): malformed input
-reaches the dead-letter stream after max_deliveries attempts instead of crash-looping workers. A turn holds at most worker_batch // 32 hunt jobs, and at least one
-(docs/hunting.md): any further hunt job pulled is handed back at once, where an idle worker,
-which looks for handed-back jobs every turn, takes it; so several workers share a long hunt.
-The heartbeat thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers
-one that runs too long. A lost Redis is waited for;
-answers made meanwhile are kept and stored when it is back. With BABEL_EXPEDITIONS=on an idle
+reaches the dead-letter stream after max_deliveries attempts instead of crash-looping workers.
+A turn holds at most worker_batch // 32 hunt jobs, and at least one (docs/hunting.md): any
+further hunt job pulled is handed back at once, where an idle worker, which looks for
+handed-back jobs every turn, takes it; so several workers share a long hunt. The heartbeat
+thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers one that runs
+too long. A lost Redis is waited for; answers made meanwhile are kept and stored when it is
+back. With BABEL_EXPEDITIONS=on an idle
 worker hunts on its own and posts promising volumes for review (docs/hunting.md,
 "Expeditions"). docs/worker.md has the whole flow.
 """

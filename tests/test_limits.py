@@ -47,6 +47,21 @@ async def test_past_the_queue_cap_a_request_hears_the_library_is_busy(redis_serv
         await r.aclose()
 
 
+async def test_a_hunt_that_meets_the_cap_is_refused_whole(redis_server):
+    from babel_core.hunt import Hunt, run
+
+    r = redis.asyncio.Redis.from_url(redis_server.url)
+    client = LibraryClient(r, service_settings(redis_server, queue_cap=3))
+    try:
+        await client.submit(tiny_job("cap-w1-s1-v1"), "user:1")
+        with pytest.raises(LibraryBusy):
+            await run(client, Hunt.new(5 * 32, "p", 2, "tiny", seed=1), "user:2")
+        assert await r.xlen(keys.JOBS) == 1  # the two hunt jobs it queued were withdrawn
+    finally:
+        await client.close()
+        await r.aclose()
+
+
 async def test_a_position_at_5000_costs_well_under_a_millisecond(redis_server, client):
     r = redis.Redis.from_url(redis_server.url)
     ensure_group(r)
