@@ -67,11 +67,12 @@ return {'queued', entry}
 
 # KEYS: result, inflight, waiters, jobs, results, attempts, readings lru, sizes, bytes.
 # ARGV: group, entry, job id, result json, ttl, ok (1/0), results maxlen, readings budget, now.
-# Returns 1 if this answer was delivered, 0 if one already was.
+# Returns 1 if this answer was delivered, 0 if one already was (or the in-flight record names
+# another entry: a stray entry with this job's id never answers the job queued under it).
 FINISH = (
     KEEP_LUA
     + """
-local answered = redis.call('EXISTS', KEYS[2]) == 0
+local answered = redis.call('GET', KEYS[2]) ~= ARGV[2]
 if not answered then
   if ARGV[6] == '1' then
     keep(KEYS[1], ARGV[4], ARGV[5], ARGV[8], KEYS[7], KEYS[8], KEYS[9], ARGV[9])

@@ -155,3 +155,20 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_answers_each_job_once
         f"worker {survivor.name} took over job {j.id} from a silent worker (attempt 2)"
         for j in [slow, *rest]
     )
+
+
+async def test_a_stray_entry_with_a_queued_jobs_id_does_not_answer_that_job(
+    client, workers, redis_server
+):
+    r = redis.Redis.from_url(redis_server.url)
+    ensure_group(r)
+    r.xadd(keys.JOBS, {"id": REAL_ID, "job": "{oops", "at": "1"})  # before the real one
+    job = Job.read("babel-w3-s2-v17", PROMPT, 4, edition="tiny")
+    await client.submit(job, "user:1")
+    workers()
+    result = await client.wait(job.id, timeout=60)
+    assert result.ok  # its own reading, not the stray entry's dead-letter error
+    while r.xlen(keys.JOBS):
+        await asyncio.sleep(0.05)
+    [(_, record)] = r.xrange(keys.DEAD)
+    assert record[b"why"].startswith(b"the job is not JSON")
