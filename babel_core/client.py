@@ -332,9 +332,13 @@ class LibraryClient:
 
     async def _has_waitaof(self) -> bool:
         """Whether submissions wait for the fsync (WAITAOF): Redis 7.2+ with the AOF on."""
-        info = await self.r.info("server")
-        version = tuple(int(p) for p in _text(info.get("redis_version", "0.0")).split(".")[:2])
-        aof = int((await self.r.info("persistence")).get("aof_enabled", 0)) == 1
+        try:
+            info = await self.r.info("server")
+            version = tuple(int(p) for p in _text(info.get("redis_version", "0.0")).split(".")[:2])
+            aof = int((await self.r.info("persistence")).get("aof_enabled", 0)) == 1
+        except (redis.ResponseError, ValueError) as e:  # INFO renamed or refused (managed Redis)
+            log.warning("cannot tell whether this Redis has WAITAOF (%s); not waiting for it", e)
+            return False
         if version >= WAITAOF_VERSION and aof:
             return True
         log.info(
