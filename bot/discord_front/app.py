@@ -18,7 +18,9 @@ import logging
 import signal
 
 import discord
+import yarl
 from discord.ext import commands
+from discord.gateway import DiscordWebSocket
 
 from babel_core.errors import LibraryError
 from babel_core.settings import Settings
@@ -69,6 +71,10 @@ class ShelfBot(commands.AutoShardedBot):
     async def setup_hook(self) -> None:
         from babel_core.client import LibraryClient
         from babel_core.redis_conn import connect
+
+        if self.settings.discord_api:  # a proxy's (or a test's) gateway, even with set shards
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
         target = connect(self.settings)
         redis = target.asyncio()
@@ -126,7 +132,7 @@ class ShelfBot(commands.AutoShardedBot):
 
 def point_at(api: str) -> None:
     """Send every REST and webhook call to `api` (BABEL_DISCORD_API: a proxy, or a test's fake
-    Discord) instead of discord.com; the gateway's address comes from it too."""
+    Discord) instead of discord.com; the gateway's address comes from it too (setup_hook)."""
     from discord.webhook import async_
 
     base = api.rstrip("/") + "/api/v10"
