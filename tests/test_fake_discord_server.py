@@ -597,3 +597,6 @@ def test_bot_in_a_subprocess_driven_synchronously(tmp_path: Path):
         finally:
             process.terminate()
             process.wait(10)
+        # A plain `bot.run` dies on SIGTERM without closing the gateway: the fake can tell.
+        [conn] = fake.wait_for(lambda: [c for c in fake.connections() if c.closed_at], 5)
+        assert conn.closed_by == "dropped" and conn.client_close_code == 1006

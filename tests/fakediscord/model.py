@@ -375,12 +375,16 @@ class Connection:
 
     @property
     def closed_by(self) -> str | None:
-        """"client" or "server" once closed. discord.py's graceful `Client.close()` asks for
-        1000 but sends 4000 on the wire (aiohttp breaks its pending receive first, and that
-        path closes with 4000), so "closed by the client" is the thing to assert."""
+        """Once closed: "server" (the fake closed it, see `server_close_code`), "client" (the
+        bot sent a close frame) or "dropped" (the connection died without one, 1006: a killed
+        process). discord.py's graceful `Client.close()` asks for 1000 but sends 4000 on the
+        wire (aiohttp breaks its pending receive first, and that path closes with 4000), so
+        "client" is the thing to assert for "closed the gateway", not a code."""
         if self.server_close_code is not None:
             return "server"
-        return "client" if self.closed_at is not None else None
+        if self.closed_at is None:
+            return None
+        return "dropped" if self.client_close_code in (None, 1006) else "client"
 
     @property
     def resumed(self) -> bool:
