@@ -191,6 +191,11 @@ def make_bot(guild_id: int, intents: discord.Intents | None = None) -> commands.
             await ctx.reply("hi", mention_author=None if how != "quiet" else False)
 
     @bot.command()
+    async def burst(ctx: commands.Context) -> None:
+        for n in range(3):
+            await ctx.send(f"burst {n}")
+
+    @bot.command()
     async def post(ctx: commands.Context) -> None:
         bot.posted = await ctx.send("step 1")
 
@@ -521,6 +526,29 @@ async def test_command_payloads_are_checked_as_discord_does(make_world):
         "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID")
     assert options["2"]["choices"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
     assert w.fake.syncs() == []
+
+
+async def test_rate_limits_answer_429_and_discord_py_waits_them_out(make_world):
+    route = "/channels/{channel_id}/messages"
+    w = make_world(rate_limits={f"POST {route}": (2, 0.6)})
+    spam = w.guild.add_channel("spam")
+    url = f"{w.fake.api_url}/channels/{spam.id}/messages"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as session:
+        answers = []
+        for n in range(3):
+            async with session.post(url, json={"content": str(n)}) as response:
+                answers.append((response.status, response.headers.get("Via"),
+                                await response.json()))
+    assert [a[0] for a in answers] == [200, 200, 429]
+    assert answers[2][1] and 0 < answers[2][2]["retry_after"] <= 0.6
+
+    async with running(make_bot(w.guild_id)):
+        w.fake.send_message(w.general, w.alice, "!burst")
+        await w.fake.wait_for_async(lambda: len(w.fake.messages(w.general)) == 4)
+        sent = [r for r in w.fake.requests("POST", route) if r.params["channel_id"] ==
+                str(w.general.id)]
+        assert [r.status for r in sent] == [200, 200, 200]  # it read Remaining: 0 and slept
+        assert sent[2].at - sent[0].at >= 0.5
 
 
 @pytest.mark.parametrize(

@@ -39,13 +39,13 @@ FILES = _request_key("files")  # [(FileInfo, bytes)] from multipart `files[n]` p
 RECEIVED = _request_key("received_at")  # time.monotonic() on arrival, for Discord's clocks
 
 
-def ok(data: Any, status: int = 200) -> web.Response:
+def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """JSON exactly as Discord sends it: discord.py only parses `content-type: application/json`
     (aiohttp's `json_response` would add `; charset=utf-8` and the bot would get a str)."""
     import json
 
     return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json"})
+                        headers={"Content-Type": "application/json", **(headers or {})})
 
 
 def no_content() -> web.Response:

@@ -55,9 +55,11 @@ class DiscordError(Exception):
         self.code = code
         self.message = message
         self.errors = errors
+        self.extra: dict[str, Any] = {}  # more body fields (a 429's retry_after)
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"message": self.message, "code": self.code}
+        body: dict[str, Any] = {"message": self.message, "code": self.code, **self.extra}
         if self.errors:
             body["errors"] = self.errors
         return body

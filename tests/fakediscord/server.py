@@ -30,6 +30,7 @@ from .driver import Driving
 from .gateway import Gateway
 from .model import BOT_DEFAULT, EVERYONE_DEFAULT, FileInfo, Guild, Request, User
 from .queries import Queries
+from .ratelimits import RateLimits
 from .rest import API, FILES, PAYLOAD, RECEIVED, Rest, ok
 from .state import State
 from .webhooks import Webhooks
@@ -46,7 +47,8 @@ class FakeDiscord(Driving, Queries):
     `privileged_intents` are the intents the "developer portal" granted (others close the
     gateway with 4014); `interaction_deadline_s` (3 s on Discord) and `token_lifetime_s`
     (15 minutes) are Discord's clocks, to shrink in tests; `recommended_shards` is what
-    `GET /gateway/bot` advises and `max_guilds_per_shard` when IDENTIFY gets 4011.
+    `GET /gateway/bot` advises and `max_guilds_per_shard` when IDENTIFY gets 4011;
+    `rate_limits` maps "METHOD /route/{template}" to (requests, per seconds); off by default.
     """
 
     def __init__(
@@ -61,11 +63,13 @@ class FakeDiscord(Driving, Queries):
         max_guilds_per_shard: int = 2500,
         bot_name: str = "Fake Bot",
         attachment_size_limit: int = 10 * 1024 * 1024,
+        rate_limits: dict[str, tuple[int, float]] | None = None,
     ) -> None:
         self.token = token
         self.deadline = interaction_deadline_s
         self.token_lifetime = token_lifetime_s
         self.recommended_shards = recommended_shards
+        self.rate_limits = RateLimits(rate_limits)
         self.state = State(bot_name=bot_name, attachment_size_limit=attachment_size_limit)
         self.gateway = Gateway(self.state, token=token, privileged_intents=privileged_intents,
                                heartbeat_interval_ms=heartbeat_interval_ms,
@@ -229,12 +233,14 @@ class FakeDiscord(Driving, Queries):
                 request.headers.get("Authorization") != f"Bot {self.token}"
             ):
                 raise rules.unauthorized()
+            limits = self.rate_limits.check(request.method, route, dict(request.match_info))
             response = await handler(request)
+            response.headers.update(limits)
         except web.HTTPException as e:
             error = rules.DiscordError(e.status, 0, f"{e.status}: {e.reason}")
             response, code = ok(error.body(), e.status), 0
         except rules.DiscordError as e:
-            response, code = ok(e.body(), e.status), e.code
+            response, code = ok(e.body(), e.status, e.headers), e.code
         files = tuple(info for info, _ in request.get(FILES, []))
         record = Request(request.method, route, request.path, dict(request.match_info),
                          dict(request.query), request.get(PAYLOAD), files, response.status,
