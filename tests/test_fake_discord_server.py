@@ -415,6 +415,9 @@ async def test_mentions_are_recorded_as_pings(make_world):
         w.fake.send_message(w.general, w.mod, "!hello")
         await w.fake.wait_for_async(lambda: len(w.fake.pings()) == 2)
         assert w.fake.pings()[1].pings == Pings(users=frozenset({w.mod.id}))
+        typed = w.fake.send_message(w.general, w.alice, "@everyone look")
+        assert len(w.fake.pings()) == 2  # the bot's pings; users' are asked for by name
+        assert [p.message_id for p in w.fake.pings(author=w.alice)] == [typed.id]
 
 
 async def test_dms_reach_only_their_user_and_closed_dms_are_refused(make_world):
@@ -473,7 +476,10 @@ async def test_edit_of_a_message_deleted_by_hand_is_unknown_message(make_world):
     async with running(bot):
         w.fake.send_message(w.general, w.mod, "!post")
         await w.fake.wait_for_async(lambda: bot.posted is not None)
+        channel = bot.get_channel(w.general.id)
+        assert [m.content async for m in channel.history(limit=5)] == ["step 1", "!post"]
         w.fake.delete_message(bot.posted, by=w.mod)
+        assert [m.content async for m in channel.history(limit=5)] == ["!post"]
         with pytest.raises(discord.NotFound) as caught:
             await bot.posted.edit(content="step 2")
         assert caught.value.code == 10008

@@ -198,6 +198,7 @@ class Pings:
 class PingRecord:
     message_id: int
     channel_id: int
+    author_id: int
     event: str  # "create" | "edit"
     pings: Pings
     at: float

@@ -71,10 +71,14 @@ class Queries:
         """What `user` can see: public messages, their ephemerals and their DMs."""
         return self.messages(channel, visible_to=user)
 
-    def pings(self) -> list[PingRecord]:
-        """Every message creation or edit that would have notified someone."""
+    def pings(self, author: Any = None) -> list[PingRecord]:
+        """Every creation or edit of a message by `author` (default: the bot) that would have
+        notified someone; `author="anyone"` includes what test users typed."""
         with self.state.lock:
-            return list(self.state.pings)
+            if author == "anyone":
+                return list(self.state.pings)
+            who = self.state.bot.id if author is None else id_of(author)
+            return [p for p in self.state.pings if p.author_id == who]
 
     def requests(self, method: str | None = None, route: str | None = None) -> list[Request]:
         """REST requests in arrival order; `route` matches the template or a substring of it."""

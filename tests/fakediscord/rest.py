@@ -4,7 +4,8 @@ Only what a `commands.Bot` with slash and prefix commands, buttons, modals, embe
 calls (see discord/http.py): `GET /users/@me` at login (401 with a wrong token becomes
 `LoginFailure`), `GET /oauth2/applications/@me` right after (discord.py needs `verify_key`,
 `owner`, `flags`), `GET /gateway/bot` for `AutoShardedClient`, the command bulk overwrites
-of `CommandTree.sync`, and message create / fetch / edit / delete / react, DMs and typing.
+of `CommandTree.sync`, and message create / fetch / history / edit / delete / react, DMs,
+typing, and fetching users, members and guilds.
 
 Permissions are checked where a bot meets them: sending needs View Channel and Send Messages
 (50013 otherwise), files need Attach Files, deleting someone else's message needs Manage
@@ -19,7 +20,15 @@ from aiohttp import web
 
 from . import payloads, rules
 from .commands import check_commands
-from .model import ATTACH_FILES, EPHEMERAL, MANAGE_MESSAGES, SEND_MESSAGES, VIEW_CHANNEL, Channel
+from .model import (
+    ATTACH_FILES,
+    EPHEMERAL,
+    MANAGE_MESSAGES,
+    READ_MESSAGE_HISTORY,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    Channel,
+)
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -83,6 +92,7 @@ class Rest:
             web.get(f"{a}/channels/{{channel_id}}", self.get_channel),
             web.post(f"{a}/channels/{{channel_id}}/typing", self.typing),
             web.post(f"{a}/channels/{{channel_id}}/messages", self.create_message),
+            web.get(f"{a}/channels/{{channel_id}}/messages", self.history),
             web.get(f"{a}/channels/{{channel_id}}/messages/{{message_id}}", self.get_message),
             web.patch(f"{a}/channels/{{channel_id}}/messages/{{message_id}}", self.edit_message),
             web.delete(f"{a}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message),
@@ -223,6 +233,27 @@ class Rest:
             m = self.state.create_message(c, self.state.bot.id, payload,
                                           attachments=attachments, origin="channel")
             return ok(payloads.message(self.state, m))
+
+    async def history(self, request: web.Request) -> web.Response:
+        """`channel.history()`: newest first, `limit` 1-100, `before` / `after` ids."""
+        try:
+            limit = int(request.query.get("limit", "50"))
+            before = int(request.query.get("before", str(1 << 63)))
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            raise rules.DiscordError(400, 50035, "Invalid Form Body") from None
+        if not 1 <= limit <= 100:
+            errors = rules.FormErrors()
+            errors.add(("limit",), "NUMBER_TYPE_MAX", "int value should be <= 100 and >= 1.")
+            errors.raise_if_any()
+        with self.state.lock:
+            c = self.channel(request)
+            self._require(c, VIEW_CHANNEL | READ_MESSAGE_HISTORY)
+            found = [m for m in self.state.messages.values()
+                     if m.channel_id == c.id and not m.deleted and not m.ephemeral
+                     and after < m.id < before]
+            found = found[:limit] if "after" in request.query else found[-limit:]
+            return ok([payloads.message(self.state, m) for m in reversed(found)])
 
     async def get_message(self, request: web.Request) -> web.Response:
         with self.state.lock:

@@ -165,7 +165,8 @@ class State:
         m.mention_roles = sorted(pings.roles)
         m.mention_everyone = pings.everyone or pings.here
         if pings:
-            self.pings.append(PingRecord(m.id, m.channel_id, event, pings, time.monotonic()))
+            self.pings.append(PingRecord(m.id, m.channel_id, m.author_id, event, pings,
+                                         time.monotonic()))
 
     def create_message(self, channel: Channel, author_id: int, payload: dict[str, Any], *,
                        attachments: list[dict[str, Any]] | None = None, origin: str,
