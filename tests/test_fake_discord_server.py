@@ -157,6 +157,19 @@ def make_bot(guild_id: int, intents: discord.Intents | None = None) -> commands.
         view.add_item(Counter(0))
         await interaction.response.send_message("count 0", view=view)
 
+    @tree.command(description="Pick a fruit")
+    async def pick(interaction: discord.Interaction) -> None:
+        view = discord.ui.View(timeout=60)
+        menu = discord.ui.Select(custom_id="fruit", options=[
+            discord.SelectOption(label=n, value=n) for n in ("apple", "banana")])
+
+        async def chosen(picked: discord.Interaction) -> None:
+            await picked.response.send_message(f"picked {menu.values}", ephemeral=True)
+
+        menu.callback = chosen
+        view.add_item(menu)
+        await interaction.response.send_message("pick one", view=view)
+
     @tree.command(description="Ask for a prompt")
     async def prompt(interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(Prompt())
@@ -243,8 +256,8 @@ async def test_login_identify_ready_guild_create_and_one_guild_sync(make_world):
         ]
         syncs = w.fake.syncs()
         assert [s.guild_id for s in syncs] == [w.guild_id]  # once, to the guild, never global
-        assert sorted(syncs[0].names) == ["announce", "counter", "find", "late", "long", "ping",
-                                          "prompt", "report", "shelf", "slow"]
+        assert sorted(syncs[0].names) == ["announce", "counter", "find", "late", "long", "pick",
+                                          "ping", "prompt", "report", "shelf", "slow"]
         [conn] = w.fake.connections()
         assert conn.compress == "zlib-stream" and conn.path == "/gateway"
         assert conn.identify["intents"] == bot.intents.value and conn.shard == (0, 1)
@@ -384,6 +397,13 @@ async def test_button_click_modal_submit_and_ephemeral_visibility(make_world):
         assert after.custom_ids() == ["counter:1"]
         with pytest.raises(CommandUsageError, match="no component 'counter:0'"):
             w.fake.click(message, "counter:0", user=w.mod)
+
+        [menu] = await w.fake.slash("pick", user=w.alice, channel=w.general).wait_answers_async()
+        with pytest.raises(CommandUsageError, match="not all among"):
+            w.fake.select(menu, "fruit", ["cherry"], user=w.mod)
+        picked = w.fake.select(menu, "fruit", ["banana"], user=w.mod)
+        [reply] = await picked.wait_answers_async()
+        assert reply.content == "picked ['banana']" and reply.visibility.user_id == w.mod.id
 
         shown = w.fake.slash("prompt", user=w.alice, channel=w.general)
         await shown.wait_acknowledged_async()

@@ -245,6 +245,8 @@ class Gateway:
         try:
             msg = json.loads(text)
             op, d = msg["op"], msg.get("d")
+            if op in (2, 6, 8) and not isinstance(d, dict):
+                raise TypeError(f"op {op} needs an object")
         except (ValueError, KeyError, TypeError):
             self._close(link, 4002, "Error while decoding payload.")
             return
@@ -253,15 +255,15 @@ class Gateway:
                 link.conn.heartbeats += 1
                 self._enqueue(link, "frame", {"op": 11, "d": None, "s": None, "t": None})
             elif op == 2:
-                self._identify(link, d or {})
+                self._identify(link, d)
             elif op == 6:
-                self._resume(link, d or {})
+                self._resume(link, d)
             elif link.session is None:
                 self._close(link, 4003, "Not authenticated.")
             elif op == 3:
                 link.conn.presence_updates.append(d)
             elif op == 8:
-                self._members_chunk(link.session, d or {})
+                self._members_chunk(link.session, d)
             elif op != 4:
                 self._close(link, 4001, "Unknown opcode.")
             self.state.touch()
