@@ -26,6 +26,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 from fakediscord import (
+    GUILD_MEMBERS,
     MANAGE_MESSAGES,
     MESSAGE_CONTENT,
     CommandUsageError,
@@ -360,6 +361,18 @@ async def test_privileged_intent_not_granted_closes_with_4014(make_world):
     await bot.close()
     [conn] = w.fake.connections()
     assert conn.server_close_code == 4014 and conn.session_id is None
+
+
+async def test_members_intent_granted_lets_the_bot_chunk_the_guild(make_world):
+    w = make_world(privileged_intents=MESSAGE_CONTENT | GUILD_MEMBERS)
+    intents = discord.Intents.default()
+    intents.message_content = intents.members = True
+    async with running(make_bot(w.guild_id, intents)) as bot:
+        [guild] = bot.guilds
+        assert guild.chunked  # it asked with op 8 and got GUILD_MEMBERS_CHUNK
+        assert sorted(m.name for m in guild.members) == ["Fake Bot", "alice", "mod", "owner"]
+        assert guild.get_member(w.mod.id).guild_permissions.manage_messages
+        assert not guild.get_member(w.alice.id).guild_permissions.manage_messages
 
 
 async def test_wrong_tokens_fail_login_and_identify(make_world):

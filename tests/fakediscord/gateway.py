@@ -42,6 +42,7 @@ from .model import (
     DIRECT_MESSAGES,
     GUILD_MEMBERS,
     GUILD_MESSAGES,
+    GUILD_PRESENCES,
     MESSAGE_CONTENT,
     PRIVILEGED_INTENTS,
     Connection,
@@ -312,8 +313,8 @@ class Gateway:
             "_trace": ["fakediscord"],
         }
         self._send(session, "READY", ready)
-        for g in guilds:
-            everyone = bool(intents & GUILD_MEMBERS)
+        for g in guilds:  # members beyond the bot come with presences, else by chunking
+            everyone = bool(intents & GUILD_PRESENCES)
             members = [m for m in g.members.values() if everyone or m.id == self.state.bot.id]
             self._send(session, "GUILD_CREATE", payloads.guild(g, members))
 
