@@ -375,6 +375,23 @@ async def test_members_intent_granted_lets_the_bot_chunk_the_guild(make_world):
         assert not guild.get_member(w.alice.id).guild_permissions.manage_messages
 
 
+async def test_auto_sharded_bot_finds_the_gateway_and_identifies_each_shard(make_world):
+    w = make_world(recommended_shards=2)
+    bot = commands.AutoShardedBot(command_prefix="!", intents=discord.Intents.default(),
+                                  guild_ready_timeout=0.05)
+
+    async def no_identify_pause(shard_id, *, initial=False) -> None:
+        return None  # discord.py waits 5 s between shards' IDENTIFYs by default
+
+    bot.before_identify_hook = no_identify_pause
+    async with running(bot):
+        assert bot.shard_count == 2
+        assert [r.route for r in w.fake.requests("GET", "/gateway/bot")] == ["/gateway/bot"]
+        assert sorted(c.shard for c in w.fake.connections()) == [(0, 2), (1, 2)]
+        [guild] = bot.guilds
+        assert guild.id == w.guild_id and guild.shard_id == (w.guild_id >> 22) % 2
+
+
 async def test_wrong_tokens_fail_login_and_identify(make_world):
     w = make_world()
     bot = make_bot(w.guild_id)
