@@ -317,7 +317,7 @@ async def test_callback_after_the_deadline_is_unknown_interaction(make_world):
 
 
 async def test_followup_after_the_token_lifetime_is_invalid_webhook_token(make_world):
-    w = make_world(token_lifetime_s=0.5)
+    w = make_world(token_lifetime_s=0.6)
     bot = make_bot(w.guild_id)
     async with running(bot):
         quick = w.fake.slash("late", {"seconds": 0.0}, user=w.alice, channel=w.general)
@@ -327,7 +327,7 @@ async def test_followup_after_the_token_lifetime_is_invalid_webhook_token(make_w
         assert answer.visibility.kind == "ephemeral" and answer.visibility.user_id == w.alice.id
         assert quick.followups() == [] and answer.edits
 
-        slow = w.fake.slash("late", {"seconds": 0.8}, user=w.alice, channel=w.general)
+        slow = w.fake.slash("late", {"seconds": 1.2}, user=w.alice, channel=w.general)
         note = await w.fake.wait_for_async(
             lambda: [m for m in w.fake.messages(w.general) if "(late)" in m.content])
         [error] = bot.caught

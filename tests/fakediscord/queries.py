@@ -118,7 +118,11 @@ class Queries:
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
         """Block until `predicate()` is truthy (re-checked on every change); return its value."""
-        if self._loop is not None and asyncio._get_running_loop() is self._loop:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and running is self._loop:
             raise RuntimeError("wait_for would block the fake's own loop: use wait_for_async")
         deadline = time.monotonic() + timeout
         with self.state.changed:
