@@ -54,6 +54,7 @@ def bot_settings(library, world: World, **changes):
         allowed_channels=(str(world.general.id), str(world.review.id)),
         owner_ids=(str(world.owner.id),),
         review_channel=world.review.id,
+        filter_words=("forbidden",),
         **changes,
     )
 

@@ -35,6 +35,11 @@ def described(message) -> str:
     return " ".join(e.get("description") or "" for e in message.embeds)
 
 
+def shown(text: str) -> str:
+    """Markdown text as Discord shows it (a backslash before punctuation is not shown)."""
+    return re.sub(r"\\([^\w\s])", r"\1", text)
+
+
 async def answer(handle, count: int = 1):
     """The interaction's answers, once there are `count` of them that are not "thinking…"."""
     messages = await handle.wait_answers_async(count, timeout=WAIT)
@@ -60,7 +65,7 @@ async def settled(world, handle, predicate, what: str):
     return await world.fake.wait_for_async(found, timeout=WAIT, what=what)
 
 
-async def reply_to(world, command, predicate=lambda m: True, visible_to=None):
+async def reply_to(world, command, predicate=lambda m: True, visible_to=None, wait=WAIT):
     """The bot's first message after `command` (a message a user sent) that satisfies it."""
 
     def found():
@@ -73,7 +78,7 @@ async def reply_to(world, command, predicate=lambda m: True, visible_to=None):
                 return m
         return None
 
-    return await world.fake.wait_for_async(found, timeout=WAIT, what="the bot's reply")
+    return await world.fake.wait_for_async(found, timeout=wait, what="the bot's reply")
 
 
 async def test_a_slash_read_is_acknowledged_and_answered_publicly(world, shelf_bot):
@@ -330,3 +335,136 @@ async def test_bookmarks_of_a_mentioned_person(world, shelf_bot):
     )
     listed = await reply_to(world, typed, lambda m: "Bookmarks of" in titles(m)[0])
     assert "@lamp-of-bob → babel-w3-s2-v17" in described(listed)
+
+
+async def test_a_held_share_is_answered_to_its_finder_alone_without_the_filtered_word(
+    world, shelf_bot
+):
+    handle = world.fake.slash(
+        "shelf share",
+        {"address": "babel-w2-s2-v2", "prompt": "a forbidden prompt"},
+        user=world.alice,
+        channel=world.general,
+    )
+    card = await settled(world, handle, lambda m: titles(m)[0].startswith("D-"), "the share")
+    assert card.visibility.kind == "ephemeral" and card.visibility.user_id == world.alice.id
+    fields = {f["name"]: f["value"] for f in card.embeds[0]["fields"]}
+    assert fields["Status"] == "held"  # the word is for moderators: "held (word filter: …)"
+    d = titles(card)[0].split(" · ")[0]
+    card = await answer(
+        world.fake.slash("shelf show", {"id": d}, user=world.mod, channel=world.general)
+    )
+    assert card.visibility.kind == "ephemeral"
+    fields = {f["name"]: f["value"] for f in card.embeds[0]["fields"]}
+    assert shown(fields["Status"]) == "held (word filter: forbidden)"
+    public = [m for m in world.fake.messages(world.general) if m.visibility.kind == "public"]
+    assert not any("forbidden" in str(m.embeds) for m in public)
+
+
+async def test_autocomplete_offers_recent_addresses_and_bookmarks(world, shelf_bot):
+    handle = world.fake.slash(
+        "shelf read", {"address": "babel-w4-s1-v9"}, user=world.owner, channel=world.general
+    )
+    await settled(world, handle, reading_of("babel-w4-s1-v9"), "the reading")
+    await answer(
+        world.fake.slash(
+            "shelf bookmark",
+            {"name": "owners-lamp", "address": ADDRESS},
+            user=world.owner,
+            channel=world.general,
+        )
+    )
+    asked = world.fake.autocomplete(
+        "shelf read", {"address": ""}, focused="address", user=world.owner, channel=world.general
+    )
+    choices = await world.fake.wait_for_async(lambda: asked.choices, timeout=WAIT, what="choices")
+    assert [c["value"] for c in choices] == ["babel-w4-s1-v9", "@owners-lamp"]
+
+
+async def test_expeditions_finds_are_posted_in_the_review_channel(world, shelf_bot, library):
+    import json
+
+    import redis.asyncio
+
+    from babel_core import keys
+
+    find = {
+        "address": "babel-w1-s1-v7",
+        "score": 0.9,
+        "text": "a find",
+        "token_ids": [5, 6],
+        "fingerprint": "0123456789ab",
+        "stopped_at_eos": True,
+        "prompt": "What?",
+        "edition": "tiny/v1",
+        "worker": "w-1",
+    }
+    r = redis.asyncio.Redis.from_url(library.url)
+    await r.xadd(keys.EXPEDITIONS, {"find": json.dumps(find)})
+    await r.aclose()
+    posted = await world.fake.wait_for_async(
+        lambda: next(
+            (m for m in world.fake.messages(world.review) if "Expedition find" in str(m.embeds)),
+            None,
+        ),
+        timeout=WAIT,
+        what="the expedition's find",
+    )
+    assert titles(posted) == ["Expedition find: babel-w1-s1-v7"]
+    assert posted.visibility.kind == "public"
+
+
+async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(library):
+    """Discord's interaction tokens die after 15 minutes (here 1 s): the hunt's result is
+    posted in the channel for its hunter, and its progress message loses its Cancel button."""
+    from discord_world import bot_settings, make_world, running
+    from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
+
+    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=1.0) as fake:
+        with discord_py_pointed_at(fake):
+            world = make_world(fake)
+            async with running(bot_settings(library, world, hunt_cap=2048)):
+                handle = fake.slash(
+                    "shelf hunt", {"count": 96, "top": 2}, user=world.alice, channel=world.general
+                )
+                result = await fake.wait_for_async(
+                    lambda: next(
+                        (
+                            m
+                            for m in fake.messages(world.general)
+                            if m.origin == "channel" and "The best 2" in str(m.embeds)
+                        ),
+                        None,
+                    ),
+                    timeout=120,
+                    what="the hunt's result in the channel",
+                )
+                assert result.content == "For alice:"
+                assert result.visibility.kind == "public" and fake.pings() == []
+                assert any(code == 50027 for _, _, code in handle.refusals)
+                progress = handle.original()
+                assert progress is None or not any("cancel" in i for i in progress.custom_ids())
+
+
+async def test_a_progress_message_deleted_by_hand_does_not_stop_the_answer(library):
+    from discord_world import bot_settings, make_world, running
+    from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
+
+    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT) as fake:
+        with discord_py_pointed_at(fake):
+            world = make_world(fake)
+            async with running(bot_settings(library, world, hunt_cap=2048)):
+                typed = fake.send_message(world.general, world.bob, "!shelf hunt 64 --top 1")
+                progress = await fake.wait_for_async(
+                    lambda: next(
+                        (m for m in fake.messages(world.general) if "Hunting" in str(m.embeds)),
+                        None,
+                    ),
+                    timeout=WAIT,
+                    what="the hunt's progress",
+                )
+                fake.delete_message(progress, by=world.mod)
+                result = await reply_to(
+                    world, typed, lambda m: "The best 1" in str(m.embeds), wait=90
+                )
+                assert result.visibility.kind == "public"

@@ -113,7 +113,7 @@ async def forward_to_review_channel(bot) -> None:
     async def post(reply: r.Reply) -> None:
         await send_to_review_channel(bot, message_kwargs(reply, edit=False))
 
-    await Expeditions(bot.core.redis).forward(post)
+    await Expeditions(bot.runner.redis).forward(post)
 
 
 async def send_to_review_channel(bot, kwargs: dict) -> None:
