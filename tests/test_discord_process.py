@@ -62,13 +62,13 @@ class Service:
         self.fake = FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, **knobs)
         self.processes: list[subprocess.Popen] = []
 
-    def start(self, **extra) -> Service:
+    def start(self, *bot_args: str, **extra) -> Service:
         self.fake.start_in_thread()
         self.world = make_world(self.fake)
         self.server = RedisServer(self.folder).start()
         env = environment(self.fake, self.world, self.server, self.folder, **extra)
-        self.worker = self._spawn("worker", env)
-        self.bot = self._spawn("bot", env)
+        self.worker = self._spawn(["worker"], env)
+        self.bot = self._spawn(["bot", *bot_args], env)
         self.fake.wait_for(
             lambda: self.fake.syncs() and any(c.session_id for c in self.fake.connections()),
             timeout=WAIT,
@@ -76,9 +76,9 @@ class Service:
         )
         return self
 
-    def _spawn(self, command: str, env: dict) -> subprocess.Popen:
-        log = open(self.folder / f"{command}.log", "w")
-        process = subprocess.Popen([SHELF, command], env=env, stdout=log, stderr=log)
+    def _spawn(self, command: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.folder / f"{command[0]}.log", "w")
+        process = subprocess.Popen([SHELF, *command], env=env, stdout=log, stderr=log)
         self.processes.append(process)
         return process
 
@@ -333,3 +333,14 @@ def test_a_bot_that_cannot_start_says_why_in_one_line(tmp_path, token, intents, 
     assert len(lines) == 1 and message in lines[0], done.stderr
     assert "Traceback" not in done.stderr
     assert TOKEN not in done.stderr
+
+
+def test_sync_publishes_everywhere_and_clears_the_test_guilds_copies(tmp_path):
+    running = Service(tmp_path).start("--sync")
+    try:
+        fake, world = running.fake, running.world
+        syncs = fake.wait_for(lambda: len(fake.syncs()) >= 2 and fake.syncs(), timeout=WAIT)
+        assert [(s.guild_id, len(s.commands)) for s in syncs] == [(world.guild.id, 0), (None, 1)]
+        assert {c["name"] for c in fake.commands()} == {"shelf"}
+    finally:
+        running.stop()
