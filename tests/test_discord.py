@@ -468,3 +468,77 @@ async def test_a_progress_message_deleted_by_hand_does_not_stop_the_answer(libra
                     world, typed, lambda m: "The best 1" in str(m.embeds), wait=90
                 )
                 assert result.visibility.kind == "public"
+
+
+async def test_a_ban_notice_goes_to_the_banned_person_alone(world, shelf_bot):
+    banned = world.guild.add_member("carol")
+    await answer(
+        world.fake.slash(
+            "shelf mod ban",
+            {"person": banned, "reason": "spam"},
+            user=world.mod,
+            channel=world.general,
+        )
+    )
+    typed = world.fake.send_message(world.general, banned, "!shelf leaders")
+    notice = await reply_to(world, typed, visible_to=banned)
+    assert notice.visibility.kind == "dm"
+    assert "this server's moderators banned you" in described(notice)
+    slash = await answer(world.fake.slash("shelf about", {}, user=banned, channel=world.general))
+    assert slash.visibility.kind == "ephemeral"
+    await answer(
+        world.fake.slash(
+            "shelf mod unban", {"person": banned}, user=world.mod, channel=world.general
+        )
+    )
+
+
+def test_footers_are_plain_text_without_backslashes():
+    from bot import reply as r
+    from bot.discord_front.ui import embed_of
+
+    embed, _ = embed_of(r.Reply(r.READING, "x", title="t", footer="tiny/v1 · read by w-1 (cuda)"))
+    assert embed.footer.text == "tiny/v1 · read by w-1 (cuda)"
+    embed, _ = embed_of(r.Reply(r.READING, "x", footer="see https://evil.example.com @everyone"))
+    assert embed.footer.text == "see https[:]//evil[.]example[.]com ＠everyone"
+
+
+async def test_with_redis_gone_every_answer_still_comes_and_says_so(tmp_path):
+    """A slash command and a button, with Redis down: an answer to the asker alone, and no
+    "thinking…" left behind."""
+    from conftest import RedisServer, service_settings
+    from discord_world import bot_settings, make_world, running
+    from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
+
+    from babel_core.worker import Worker
+
+    server = RedisServer(tmp_path).start()
+    worker = Worker(service_settings(server), server.url, name="brief")
+    worker.queue.ensure_group()
+    thread = worker.start_thread()
+    library = type("Library", (), {"settings": service_settings(server, cooldown_s=0.0)})
+    try:
+        with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT) as fake:
+            with discord_py_pointed_at(fake):
+                world = make_world(fake)
+                async with running(bot_settings(library, world)):
+                    handle = fake.slash(
+                        "shelf read", {"address": ADDRESS}, user=world.alice, channel=world.general
+                    )
+                    reading = await settled(world, handle, reading_of(ADDRESS), "the reading")
+                    worker.stop()
+                    thread.join(30)
+                    server.stop()
+                    gone = await answer(
+                        fake.slash("shelf leaders", {}, user=world.alice, channel=world.general)
+                    )
+                    assert gone.visibility.kind == "ephemeral"
+                    assert described(gone).startswith("The library's queue is unreachable")
+                    click = fake.click(reading, reading.custom_ids()[1], user=world.alice)
+                    said = await followup(world, click, reading)
+                    assert said.visibility.kind == "ephemeral"
+                    assert described(said).startswith("The library's queue is unreachable")
+                    assert not [m for m in fake.messages() if m.loading]
+    finally:
+        worker.stop()
+        server.stop()

@@ -344,3 +344,33 @@ def test_sync_publishes_everywhere_and_clears_the_test_guilds_copies(tmp_path):
         assert {c["name"] for c in fake.commands()} == {"shelf"}
     finally:
         running.stop()
+
+
+def test_shard_ids_split_the_shards_between_processes(tmp_path):
+    """Two processes on one token, each with its own shards of the same count: each identifies
+    only its own, so no event reaches both."""
+    running = Service(tmp_path)
+    running.fake.start_in_thread()
+    running.world = make_world(running.fake)
+    running.server = RedisServer(tmp_path).start()
+    try:
+        for ids in ("0", "1"):
+            env = environment(
+                running.fake,
+                running.world,
+                running.server,
+                tmp_path,
+                BABEL_SHARD_COUNT="2",
+                BABEL_SHARD_IDS=ids,
+            )
+            running._spawn(["bot"], env)
+        fake = running.fake
+        fake.wait_for(
+            lambda: len([c for c in fake.connections() if c.session_id]) >= 2,
+            timeout=WAIT,
+            what="two shards",
+        )
+        shards = sorted(c.shard for c in fake.connections() if c.session_id)
+        assert shards == [(0, 2), (1, 2)]
+    finally:
+        running.stop()

@@ -259,3 +259,16 @@ async def test_bookmarks_are_moderated_like_discoveries(catalogue):
         await catalogue.bookmarks.create(bob, "lighthouse", "babel-w1-s1-v1")
     await catalogue.moderation.restore(mod, "@lighthouse")
     assert await catalogue.bookmarks.resolve("@lighthouse", "2") == "babel-w3-s2-v17"
+
+
+async def test_the_mod_log_keeps_only_its_latest_entries(catalogue, monkeypatch):
+    from bot.catalogue import moderation
+
+    monkeypatch.setattr(moderation, "LOG_KEPT", 3)
+    await catalogue.share(ann)
+    for _ in range(5):
+        with pytest.raises(NotModerator):
+            await catalogue.moderation.hide(bob, "D-1")
+    await catalogue.moderation.hide(mod, "D-1", "spam")
+    entries = await log_of(catalogue, "g1")
+    assert [e["action"] for e in entries] == ["refused", "refused", "hide"]
