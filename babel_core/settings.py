@@ -71,11 +71,18 @@ class Settings:
     discord_token: str = setting("DISCORD_TOKEN", "", repr=False)
     command_prefix: str = setting("BABEL_PREFIX", "!")
     test_guild: int = setting("BABEL_TEST_GUILD", 0)  # sync slash commands to this guild only
+    # shards: 0 = as many as Discord recommends, all in this process; to split them over
+    # processes, give each the same count and its own ids (docs/discord.md, "Sharding")
+    shard_count: int = setting("BABEL_SHARD_COUNT", 0)
+    shard_ids: tuple[str, ...] = setting("BABEL_SHARD_IDS", ())  # this process's shards
+    discord_api: str = setting("BABEL_DISCORD_API", "")  # "" = discord.com (else a proxy)
     # channel ids; empty = everywhere
     allowed_channels: tuple[str, ...] = setting("BABEL_CHANNELS", ())
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0)
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2)  # in flight at once
+    # every other command (cheap ones: listings, votes, help) per person per ten seconds
+    commands_per_10s: int = setting("BABEL_COMMANDS_PER_10S", 6)
     max_prompt_chars: int = setting("BABEL_MAX_PROMPT_CHARS", 500)  # longer prompts are refused
     moderator_role: str = setting("BABEL_MOD_ROLE", "")  # a role name or id that may moderate
     owner_ids: tuple[str, ...] = setting("BABEL_OWNER_IDS", ())  # bot owners (moderate everywhere)

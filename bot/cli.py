@@ -78,7 +78,7 @@ def add_subcommands(sub) -> None:
         action="store_true",
         help="publish the slash commands to every server once (they take up to an hour to show)",
     )
-    p.set_defaults(handler=cmd_bot)
+    p.set_defaults(handler=cmd_bot, edition_given=None)
     p = sub.add_parser("export", help="write every durable record (the catalogue) to a JSONL file")
     p.add_argument("file", help="the backup file to write (- for stdout)")
     p.set_defaults(handler=cmd_export, edition_given=None)
