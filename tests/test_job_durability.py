@@ -109,9 +109,7 @@ async def test_acknowledged_jobs_and_shares_survive_sigkill_under_everysec(tmp_p
     assert (acknowledged >= ROUNDS * ROUND_ACKED, lost) == (True, 0)
 
 
-async def test_a_lost_verification_is_submitted_again_until_it_has_an_answer(
-    redis_server, workers
-):
+async def test_a_lost_verification_is_submitted_again_until_it_has_an_answer(redis_server, workers):
     """A share's verification whose job Redis lost (JobLost) is asked again, not left pending."""
     r = redis.asyncio.Redis.from_url(redis_server.url)
     settings = service_settings(redis_server)
