@@ -133,3 +133,22 @@ async def test_a_lost_verification_is_submitted_again_until_it_has_an_answer(red
     assert (await catalogue.discoveries.get(shared.discovery.number)).verification == "flagged"
     await client.close()
     await r.aclose()
+
+
+async def test_request_with_resubmit_asks_again_for_a_job_redis_lost(redis_server, workers):
+    r = redis.asyncio.Redis.from_url(redis_server.url)
+    client = LibraryClient(r, service_settings(redis_server), poll_s=0.1)
+    job = Job.read("babel-w3-s2-v17", "lost and found", 4, edition="tiny")
+    asking = asyncio.create_task(client.request(job, "user:1", timeout=60, resubmit=1))
+    while await client.position(job.id) < 1:
+        await asyncio.sleep(0.01)
+    lost = redis.Redis.from_url(redis_server.url)
+    lost.xdel(keys.JOBS, lost.get(keys.inflight(job.id)))
+    lost.delete(keys.inflight(job.id), keys.waiters(job.id))
+    while await client.position(job.id) < 1:  # JobLost, then submitted again at once
+        await asyncio.sleep(0.01)
+    workers()
+    result = await asyncio.wait_for(asking, 60)
+    assert result.ok and result.job == job
+    await client.close()
+    await r.aclose()
