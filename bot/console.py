@@ -41,6 +41,7 @@ PROMPT = "shelf> "
 RULE = "─" * 60
 QUIT = ("quit", "exit")
 SPIN = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SETTLE_S = 30.0  # at the end of input, wait this long for shares' verifications
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def run(
             try:
                 return console.loop(loop, lines)
             finally:
-                loop.run(console.runner.settle())  # finish verifying what was shared
+                loop.run(console.runner.settle(SETTLE_S))  # finish verifying what was shared
                 loop.run(client.close())
                 loop.run(redis.aclose())
                 for worker, _ in running:

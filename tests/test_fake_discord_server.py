@@ -128,12 +128,15 @@ def make_bot(guild_id: int, intents: discord.Intents | None = None) -> commands.
             await interaction.followup.send("done", ephemeral=True)
         except discord.HTTPException as e:
             bot.caught.append(e)
-            await interaction.channel.send(f"{interaction.user.mention} done (late)",
-                                           allowed_mentions=discord.AllowedMentions(users=True))
+            await interaction.channel.send(
+                f"{interaction.user.mention} done (late)",
+                allowed_mentions=discord.AllowedMentions(users=True),
+            )
 
     @tree.command(description="Break a payload limit")
-    async def long(interaction: discord.Interaction,
-                   what: Literal["content", "embeds", "fields"]) -> None:
+    async def long(
+        interaction: discord.Interaction, what: Literal["content", "embeds", "fields"]
+    ) -> None:
         if what == "content":
             sent = interaction.response.send_message("x" * 2001)
         elif what == "embeds":
@@ -149,8 +152,9 @@ def make_bot(guild_id: int, intents: discord.Intents | None = None) -> commands.
     @tree.command(description="Announce a page")
     async def announce(interaction: discord.Interaction, who: discord.Member, quiet: bool) -> None:
         allowed = discord.AllowedMentions.none() if quiet else discord.utils.MISSING
-        await interaction.response.send_message(f"@everyone page found by {who.mention}",
-                                                allowed_mentions=allowed)
+        await interaction.response.send_message(
+            f"@everyone page found by {who.mention}", allowed_mentions=allowed
+        )
 
     @tree.command(description="A persistent counter button")
     async def counter(interaction: discord.Interaction) -> None:
@@ -161,8 +165,10 @@ def make_bot(guild_id: int, intents: discord.Intents | None = None) -> commands.
     @tree.command(description="Pick a fruit")
     async def pick(interaction: discord.Interaction) -> None:
         view = discord.ui.View(timeout=60)
-        menu = discord.ui.Select(custom_id="fruit", options=[
-            discord.SelectOption(label=n, value=n) for n in ("apple", "banana")])
+        menu = discord.ui.Select(
+            custom_id="fruit",
+            options=[discord.SelectOption(label=n, value=n) for n in ("apple", "banana")],
+        )
 
         async def chosen(picked: discord.Interaction) -> None:
             await picked.response.send_message(f"picked {menu.values}", ephemeral=True)
@@ -257,8 +263,19 @@ async def test_login_identify_ready_guild_create_and_one_guild_sync(make_world):
         ]
         syncs = w.fake.syncs()
         assert [s.guild_id for s in syncs] == [w.guild_id]  # once, to the guild, never global
-        assert sorted(syncs[0].names) == ["announce", "counter", "find", "late", "long", "pick",
-                                          "ping", "prompt", "report", "shelf", "slow"]
+        assert sorted(syncs[0].names) == [
+            "announce",
+            "counter",
+            "find",
+            "late",
+            "long",
+            "pick",
+            "ping",
+            "prompt",
+            "report",
+            "shelf",
+            "slow",
+        ]
         [conn] = w.fake.connections()
         assert conn.compress == "zlib-stream" and conn.path == "/gateway"
         assert conn.identify["intents"] == bot.intents.value and conn.shard == (0, 1)
@@ -277,12 +294,16 @@ async def test_slash_answered_within_deadline_with_typed_options_and_files(make_
         assert answer.content == "pong hi" and answer.visibility.kind == "public"
         assert h.callback_type == 4 and 0 < h.ack_latency < 3.0
 
-        h = w.fake.slash("shelf read", {"address": "D-12", "page": 3}, user=w.alice,
-                         channel=w.general)
+        h = w.fake.slash(
+            "shelf read", {"address": "D-12", "page": 3}, user=w.alice, channel=w.general
+        )
         assert (await h.wait_answers_async())[0].content == "D-12 page 3"
         [option] = w.fake.interactions()[-1].data["options"]
         assert option["name"] == "read" and option["options"][1] == {
-            "type": 4, "name": "page", "value": 3}
+            "type": 4,
+            "name": "page",
+            "value": 3,
+        }
 
         h = w.fake.slash("report", user=w.alice, channel=w.general)
         [answer] = await h.wait_answers_async()
@@ -290,8 +311,9 @@ async def test_slash_answered_within_deadline_with_typed_options_and_files(make_
         [callback] = w.fake.requests("POST", "/callback")[-1:]
         assert [(f.filename, f.size) for f in callback.files] == [("report.txt", 1234)]
 
-        h = w.fake.autocomplete("find", {"name": "ap"}, focused="name", user=w.alice,
-                                channel=w.general)
+        h = w.fake.autocomplete(
+            "find", {"name": "ap"}, focused="name", user=w.alice, channel=w.general
+        )
         await h.wait_acknowledged_async()
         assert h.callback_type == 8 and [c["name"] for c in h.choices] == ["apple", "apricot"]
 
@@ -329,7 +351,8 @@ async def test_followup_after_the_token_lifetime_is_invalid_webhook_token(make_w
 
         slow = w.fake.slash("late", {"seconds": 1.2}, user=w.alice, channel=w.general)
         note = await w.fake.wait_for_async(
-            lambda: [m for m in w.fake.messages(w.general) if "(late)" in m.content])
+            lambda: [m for m in w.fake.messages(w.general) if "(late)" in m.content]
+        )
         [error] = bot.caught
         assert isinstance(error, discord.HTTPException) and error.status == 401
         assert error.code == 50027
@@ -377,8 +400,9 @@ async def test_members_intent_granted_lets_the_bot_chunk_the_guild(make_world):
 
 async def test_auto_sharded_bot_finds_the_gateway_and_identifies_each_shard(make_world):
     w = make_world(recommended_shards=2)
-    bot = commands.AutoShardedBot(command_prefix="!", intents=discord.Intents.default(),
-                                  guild_ready_timeout=0.05)
+    bot = commands.AutoShardedBot(
+        command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05
+    )
 
     async def no_identify_pause(shard_id, *, initial=False) -> None:
         return None  # discord.py waits 5 s between shards' IDENTIFYs by default
@@ -408,8 +432,7 @@ async def test_wrong_tokens_fail_login_and_identify(make_world):
             assert frame.endswith(b"\x00\x00\xff\xff")  # one Z_SYNC_FLUSH per message
             hello = json.loads(inflate.decompress(frame))
             assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] == 41_250
-            await ws.send_json({"op": 2, "d": {"token": "wrong", "intents": 513,
-                                               "properties": {}}})
+            await ws.send_json({"op": 2, "d": {"token": "wrong", "intents": 513, "properties": {}}})
             closing = await ws.receive()
             assert closing.type == aiohttp.WSMsgType.CLOSE and closing.data == 4004
 
@@ -417,8 +440,9 @@ async def test_wrong_tokens_fail_login_and_identify(make_world):
 async def test_button_click_modal_submit_and_ephemeral_visibility(make_world):
     w = make_world()
     async with running(make_bot(w.guild_id)):
-        [message] = await w.fake.slash("counter", user=w.alice, channel=w.general
-                                       ).wait_answers_async()
+        [message] = await w.fake.slash(
+            "counter", user=w.alice, channel=w.general
+        ).wait_answers_async()
         assert message.custom_ids() == ["counter:0"]
         click = w.fake.click(message, "counter:0", user=w.mod)
         await click.wait_acknowledged_async()
@@ -440,8 +464,9 @@ async def test_button_click_modal_submit_and_ephemeral_visibility(make_world):
         assert shown.callback_type == 9 and shown.modal["title"] == "Your prompt"
         with pytest.raises(CommandUsageError, match="no modal"):
             w.fake.submit_modal({"prompt": "x"}, user=w.mod)
-        [reply] = await w.fake.submit_modal({"prompt": "a red fox"}, user=w.alice
-                                            ).wait_answers_async()
+        [reply] = await w.fake.submit_modal(
+            {"prompt": "a red fox"}, user=w.alice
+        ).wait_answers_async()
         assert reply.content == "got a red fox" and reply.ephemeral
         assert reply.id in [m.id for m in w.fake.visible_to(w.alice, w.general)]
         assert reply.id not in [m.id for m in w.fake.visible_to(w.mod, w.general)]
@@ -451,11 +476,11 @@ async def test_mentions_are_recorded_as_pings(make_world):
     w = make_world()
     async with running(make_bot(w.guild_id)):
         options = {"who": w.alice, "quiet": True}
-        await w.fake.slash("announce", options, user=w.mod, channel=w.general
-                           ).wait_answers_async()
+        await w.fake.slash("announce", options, user=w.mod, channel=w.general).wait_answers_async()
         assert w.fake.pings() == []
-        await w.fake.slash("announce", {**options, "quiet": False}, user=w.mod,
-                           channel=w.general).wait_answers_async()
+        await w.fake.slash(
+            "announce", {**options, "quiet": False}, user=w.mod, channel=w.general
+        ).wait_answers_async()
         [record] = w.fake.pings()
         assert record.pings == Pings(everyone=True, users=frozenset({w.alice.id}))
 
@@ -543,14 +568,16 @@ async def test_op7_reconnect_resumes_the_session_and_close_is_recorded(make_worl
         assert w.fake.reconnect() == 1
         await asyncio.wait_for(bot.resumed.wait(), 5)
         first, second = await w.fake.wait_for_async(
-            lambda: (c := w.fake.connections())[0].closed_at is not None and c)
+            lambda: (c := w.fake.connections())[0].closed_at is not None and c
+        )
         assert second.path == "/gateway/resume" and second.resumed
         assert second.resume["session_id"] == first.session_id == second.session_id
         assert first.client_close_code == 4000 and second.identify is None
         h = w.fake.slash("ping", {"text": "again"}, user=w.alice, channel=w.general)
         assert (await h.wait_answers_async())[0].content == "pong again"
     conn = await w.fake.wait_for_async(
-        lambda: [c for c in w.fake.connections() if c.closed_at is not None][1:])
+        lambda: [c for c in w.fake.connections() if c.closed_at is not None][1:]
+    )
     # bot.close() closed the gateway; discord.py asks for 1000 but 4000 is what goes out.
     assert conn[0].closed_by == "client" and conn[0].client_close_code == 4000
 
@@ -560,12 +587,20 @@ async def test_command_payloads_are_checked_as_discord_does(make_world):
     url = f"{w.fake.api_url}/applications/{w.fake.application_id}/commands"
     bad = [
         {"name": "Read", "description": "upper case"},
-        {"name": "ok", "description": "x", "options": [
-            {"type": 3, "name": "a", "description": "a"},
-            {"type": 3, "name": "b", "description": "b", "required": True},
-            {"type": 3, "name": "c", "description": "c",
-             "choices": [{"name": str(n), "value": str(n)} for n in range(26)]},
-        ]},
+        {
+            "name": "ok",
+            "description": "x",
+            "options": [
+                {"type": 3, "name": "a", "description": "a"},
+                {"type": 3, "name": "b", "description": "b", "required": True},
+                {
+                    "type": 3,
+                    "name": "c",
+                    "description": "c",
+                    "choices": [{"name": str(n), "value": str(n)} for n in range(26)],
+                },
+            ],
+        },
     ]
     async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as session:
         async with session.put(url, json=bad) as response:
@@ -579,7 +614,8 @@ async def test_command_payloads_are_checked_as_discord_does(make_world):
     assert errors["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
     options = errors["1"]["options"]
     assert options["1"]["required"]["_errors"][0]["code"] == (
-        "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID")
+        "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID"
+    )
     assert options["2"]["choices"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
     assert w.fake.syncs() == []
 
@@ -593,16 +629,18 @@ async def test_rate_limits_answer_429_and_discord_py_waits_them_out(make_world):
         answers = []
         for n in range(3):
             async with session.post(url, json={"content": str(n)}) as response:
-                answers.append((response.status, response.headers.get("Via"),
-                                await response.json()))
+                answers.append(
+                    (response.status, response.headers.get("Via"), await response.json())
+                )
     assert [a[0] for a in answers] == [200, 200, 429]
     assert answers[2][1] and 0 < answers[2][2]["retry_after"] <= 0.6
 
     async with running(make_bot(w.guild_id)):
         w.fake.send_message(w.general, w.alice, "!burst")
         await w.fake.wait_for_async(lambda: len(w.fake.messages(w.general)) == 4)
-        sent = [r for r in w.fake.requests("POST", route) if r.params["channel_id"] ==
-                str(w.general.id)]
+        sent = [
+            r for r in w.fake.requests("POST", route) if r.params["channel_id"] == str(w.general.id)
+        ]
         assert [r.status for r in sent] == [200, 200, 200]  # it read Remaining: 0 and slept
         assert sent[2].at - sent[0].at >= 0.5
 
@@ -610,21 +648,34 @@ async def test_rate_limits_answer_429_and_discord_py_waits_them_out(make_world):
 @pytest.mark.parametrize(
     ("content", "allowed", "reply_to", "expected"),
     [
-        ("@everyone <@111111111111111111>", None, None,
-         Pings(everyone=True, users=frozenset({111111111111111111}))),
+        (
+            "@everyone <@111111111111111111>",
+            None,
+            None,
+            Pings(everyone=True, users=frozenset({111111111111111111})),
+        ),
         ("@here <@&222222222222222222>", {"parse": []}, None, Pings()),
-        ("<@!111111111111111111> <@333333333333333333>",
-         {"parse": [], "users": ["333333333333333333"]}, None,
-         Pings(users=frozenset({333333333333333333}))),
+        (
+            "<@!111111111111111111> <@333333333333333333>",
+            {"parse": [], "users": ["333333333333333333"]},
+            None,
+            Pings(users=frozenset({333333333333333333})),
+        ),
         ("no mentions", None, 444444444444444444, Pings(users=frozenset({444444444444444444}))),
         ("no mentions", {"parse": ["users"]}, 444444444444444444, Pings()),
-        ("@everyone", {"parse": ["everyone"], "replied_user": True}, 444444444444444444,
-         Pings(everyone=True, users=frozenset({444444444444444444}))),
+        (
+            "@everyone",
+            {"parse": ["everyone"], "replied_user": True},
+            444444444444444444,
+            Pings(everyone=True, users=frozenset({444444444444444444})),
+        ),
     ],
 )
 def test_ping_rules(content, allowed, reply_to, expected):
-    assert compute_pings(content, allowed, in_guild=True, author_id=1,
-                         replied_author=reply_to) == expected
+    assert (
+        compute_pings(content, allowed, in_guild=True, author_id=1, replied_author=reply_to)
+        == expected
+    )
 
 
 async def test_fake_served_from_the_tests_own_loop():
@@ -669,12 +720,20 @@ def test_bot_in_a_subprocess_driven_synchronously(tmp_path: Path):
         alice = guild.add_member("alice")
         script = tmp_path / "bot.py"
         script.write_text(textwrap.dedent(BOT_PROCESS))
-        env = {**os.environ, "FAKE_DISCORD_API": fake.api_url, "TOKEN": TOKEN,
-               "FAKE_DISCORD_GATEWAY": fake.gateway_url, "GUILD": str(guild.id)}
+        env = {
+            **os.environ,
+            "FAKE_DISCORD_API": fake.api_url,
+            "TOKEN": TOKEN,
+            "FAKE_DISCORD_GATEWAY": fake.gateway_url,
+            "GUILD": str(guild.id),
+        }
         process = subprocess.Popen([sys.executable, str(script)], env=env)
         try:
-            fake.wait_for(lambda: fake.syncs() and any(c.session_id for c in fake.connections()),
-                          timeout=20, what="the bot to sync and identify")
+            fake.wait_for(
+                lambda: fake.syncs() and any(c.session_id for c in fake.connections()),
+                timeout=20,
+                what="the bot to sync and identify",
+            )
             [answer] = fake.slash("ping", user=alice, channel=general).wait_answers(timeout=5)
             assert answer.content == "pong from a process"
             assert answer.visibility.kind == "ephemeral" and answer.visibility.user_id == alice.id

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
 VERIFIER = "catalogue-verify"  # the requester of verification re-reads
-VERIFY_TRIES = 8  # a share's verification is asked again after a lost job or an outage
+VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 
 
@@ -302,25 +302,35 @@ class Runner:
 
     async def verify(self, n: int, job: jobs.Job) -> str:
         """Have a worker read a shared tuple again from its address (a fresh job: no cache
-        answers) and record the verdict; asked again, with a growing pause, while the job is
-        lost or the queue unreachable."""
-        cat = self.catalogue
-        for attempt in range(VERIFY_TRIES):
+        answers) and record the verdict. Tried again, with a pause doubling up to a minute,
+        until there is a verdict: while the job is lost, the queue unreachable, or the worker
+        answers with a passing failure (time limit, memory); a refusal is recorded as it is."""
+        attempt = 0
+        while True:
             try:
                 result = await self.client.request(
-                    job.reread(), VERIFIER, timeout=self.queued.timeout_s
+                    job.reread(), VERIFIER, timeout=self.queued.timeout_s, resubmit=3
                 )
-                return await cat.discoveries.record_reread(n, result)
+                if result.ok or result.error_kind in (jobs.REFUSED, jobs.DEAD):
+                    return await self.catalogue.discoveries.record_reread(n, result)
+                problem = result.error
             except (LibraryError, *REDIS_DOWN) as e:
-                log.warning("verifying %s: %s (try %d)", ref(n), e, attempt + 1)
-                await asyncio.sleep(min(60.0, 2.0**attempt))
-        log.error("verifying %s failed %d times; it stays pending", ref(n), VERIFY_TRIES)
-        return "pending"
+                problem = str(e)
+            attempt += 1
+            log.warning("verifying %s: %s (try %d)", ref(n), problem, attempt)
+            await asyncio.sleep(min(VERIFY_PAUSE_S, 2.0**attempt))
 
-    async def settle(self) -> None:
-        """Wait for the verifications started so far (the console and tests, before closing)."""
-        while self.verifying:
-            await asyncio.gather(*self.verifying, return_exceptions=True)
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the verifications started so far (the console, the bot and tests, before
+        closing); after `timeout`, stop waiting: the discoveries left stay pending."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.verifying:
+                    await asyncio.gather(*self.verifying, return_exceptions=True)
+        except TimeoutError:
+            log.warning("%d verifications left pending", len(self.verifying))
+            for task in list(self.verifying):
+                task.cancel()
 
     async def _bookmark(self, name: str, address: str, actor: Actor) -> r.Reply:
         cat = self.catalogue

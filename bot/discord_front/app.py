@@ -35,6 +35,8 @@ from .ui import ShelfButton
 
 log = logging.getLogger(__name__)
 
+SETTLE_S = 5.0  # on SIGTERM, wait this long for shares' verifications (compose allows 10 s)
+
 
 class BotError(LibraryError):
     """The bot cannot start as configured (the message says what to fix)."""
@@ -116,7 +118,7 @@ class ShelfBot(commands.AutoShardedBot):
             self._review.cancel()
         await super().close()
         if self.runner is not None:
-            await self.runner.settle()
+            await self.runner.settle(SETTLE_S)
         if self._owned:
             client, redis, target = self._owned
             await client.close()

@@ -20,7 +20,15 @@ from .rules import FormErrors
 NAME = re.compile(r"[-_'\w]{1,32}")
 SUBCOMMAND, GROUP = 1, 2
 STRING, INTEGER, BOOLEAN, USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = (
-    3, 4, 5, 6, 7, 8, 9, 10, 11,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
 )
 COMMAND_SIZE_MAX = 4000
 COMMANDS_MAX = {1: 100, 2: 5, 3: 5}
@@ -112,8 +120,11 @@ def _check_options(
                 errors.add((*opath, "type"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID", "Nesting")
             inner = o.get("options") or []
             if any(x.get("type") != SUBCOMMAND for x in inner):
-                errors.add((*opath, "options"), "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                           "Groups hold sub-commands")
+                errors.add(
+                    (*opath, "options"),
+                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                    "Groups hold sub-commands",
+                )
             _check_options(errors, opath, inner, depth + 1)
         elif kind == SUBCOMMAND:
             if depth > 1:
@@ -233,8 +244,9 @@ def build_options(
         if name == focused:
             if not option.get("autocomplete"):
                 raise CommandUsageError(f"option {name!r} has no autocomplete")
-            leaf.append({"type": option["type"], "name": name, "value": str(values[name]),
-                         "focused": True})
+            leaf.append(
+                {"type": option["type"], "name": name, "value": str(values[name]), "focused": True}
+            )
             continue
         value = _typed(option, values[name], resolve, resolved)
         leaf.append({"type": option["type"], "name": name, "value": value})

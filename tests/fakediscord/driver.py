@@ -49,22 +49,37 @@ class Driving:
         return c
 
     def _require_listener(self, guild_id: int | None) -> None:
-        live = [s for s in self.gateway.sessions.values() if not s.invalidated
-                and self.gateway.shard_of(guild_id, s.shard[1]) == s.shard[0]]
+        live = [
+            s
+            for s in self.gateway.sessions.values()
+            if not s.invalidated and self.gateway.shard_of(guild_id, s.shard[1]) == s.shard[0]
+        ]
         if not live:
-            raise RuntimeError("no gateway session would receive this event: "
-                               "has the bot identified (and is it still connected)?")
+            raise RuntimeError(
+                "no gateway session would receive this event: "
+                "has the bot identified (and is it still connected)?"
+            )
 
-    def _dispatch_interaction(self, kind: int, name: str, user: User, channel: Channel,
-                              data: dict[str, Any], message: Message | None = None
-                              ) -> InteractionHandle:
+    def _dispatch_interaction(
+        self,
+        kind: int,
+        name: str,
+        user: User,
+        channel: Channel,
+        data: dict[str, Any],
+        message: Message | None = None,
+    ) -> InteractionHandle:
         with self.state.lock:
             self._require_listener(channel.guild_id)
             i = Interaction(
                 id=self.state.ids.next(),
                 token="aW50ZXJhY3Rpb246" + secrets.token_hex(40),
-                type=kind, name=name, user_id=user.id, channel_id=channel.id,
-                guild_id=channel.guild_id, data=data,
+                type=kind,
+                name=name,
+                user_id=user.id,
+                channel_id=channel.id,
+                guild_id=channel.guild_id,
+                data=data,
                 message_id=message.id if message is not None else None,
                 created_at=time.monotonic(),
             )
@@ -83,8 +98,9 @@ class Driving:
 
     # -- messages ----------------------------------------------------------------------------
 
-    def send_message(self, channel: Any, author: Any, content: str, *,
-                     reply_to: Any = None) -> Message:
+    def send_message(
+        self, channel: Any, author: Any, content: str, *, reply_to: Any = None
+    ) -> Message:
         """`author` types `content` in `channel` (None: in their DM with the bot)."""
         user = self._user(author)
         with self.state.lock:
@@ -117,8 +133,9 @@ class Driving:
                 if cmd["name"] == name and cmd.get("type", 1) == 1:
                     return cmd
         synced = {s: [c["name"] for c in cmds] for s, cmds in self.state.commands.items()}
-        raise CommandUsageError(f"/{name} was never synced where {channel.name} is "
-                                f"(synced: {synced})")
+        raise CommandUsageError(
+            f"/{name} was never synced where {channel.name} is (synced: {synced})"
+        )
 
     def _resolve(self, channel: Channel) -> Any:
         guild = self.state.guilds.get(channel.guild_id) if channel.guild_id else None
@@ -127,28 +144,38 @@ class Driving:
             if isinstance(value, Role) and kind in (ROLE, MENTIONABLE):
                 return str(value.id), {"roles": {str(value.id): payloads.role(value)}}
             if isinstance(value, Channel) and kind == CHANNEL:
-                entry = {"id": str(value.id), "name": value.name, "type": value.type,
-                         "permissions": str(self.state.permissions(guild, self.state.bot.id)
-                                            if guild else 0)}
+                entry = {
+                    "id": str(value.id),
+                    "name": value.name,
+                    "type": value.type,
+                    "permissions": str(
+                        self.state.permissions(guild, self.state.bot.id) if guild else 0
+                    ),
+                }
                 return str(value.id), {"channels": {str(value.id): entry}}
             if isinstance(value, User | Member | int) and kind in (USER, MENTIONABLE):
                 user = self._user(value)
                 extra: dict[str, dict[str, Any]] = {"users": {str(user.id): payloads.user(user)}}
                 if guild is not None and user.id in guild.members:
-                    member = payloads.member(guild.members[user.id], with_user=False,
-                                             permissions=self.state.permissions(guild, user.id))
+                    member = payloads.member(
+                        guild.members[user.id],
+                        with_user=False,
+                        permissions=self.state.permissions(guild, user.id),
+                    )
                     extra["members"] = {str(user.id): member}
                 return str(user.id), extra
             raise CommandUsageError(f"{value!r} cannot fill an option of type {kind}")
 
         return resolve
 
-    def _command_data(self, command: str, options: dict[str, Any] | None, channel: Channel,
-                      focused: str | None) -> dict[str, Any]:
+    def _command_data(
+        self, command: str, options: dict[str, Any] | None, channel: Channel, focused: str | None
+    ) -> dict[str, Any]:
         top, *path = command.split()
         cmd = self._command(top, channel)
-        opts, resolved = build_options(cmd, path, options or {}, self._resolve(channel),
-                                       focused=focused)
+        opts, resolved = build_options(
+            cmd, path, options or {}, self._resolve(channel), focused=focused
+        )
         data: dict[str, Any] = {"id": cmd["id"], "name": top, "type": 1, "options": opts}
         if resolved:
             data["resolved"] = resolved
@@ -156,8 +183,9 @@ class Driving:
             data["guild_id"] = cmd["guild_id"]
         return data
 
-    def slash(self, command: str, options: dict[str, Any] | None = None, *, user: Any,
-              channel: Any) -> InteractionHandle:
+    def slash(
+        self, command: str, options: dict[str, Any] | None = None, *, user: Any, channel: Any
+    ) -> InteractionHandle:
         """`user` runs `/command` ("shelf mod hide" for sub-commands) with typed `options`."""
         who = self._user(user)
         with self.state.lock:
@@ -165,8 +193,9 @@ class Driving:
             data = self._command_data(command, options, c, None)
             return self._dispatch_interaction(2, command, who, c, data)
 
-    def autocomplete(self, command: str, options: dict[str, Any], *, focused: str, user: Any,
-                     channel: Any) -> InteractionHandle:
+    def autocomplete(
+        self, command: str, options: dict[str, Any], *, focused: str, user: Any, channel: Any
+    ) -> InteractionHandle:
         """`user` is typing `options[focused]` into `/command`; the bot should offer choices."""
         who = self._user(user)
         with self.state.lock:
@@ -184,8 +213,9 @@ class Driving:
             raise CommandUsageError(f"{user.name} cannot see message {m.id}")
         found = [c for c in walk_components(m.components) if c.get("custom_id") == custom_id]
         if not found:
-            raise CommandUsageError(f"no component {custom_id!r} on message {m.id}; "
-                                    f"it has {m.custom_ids()}")
+            raise CommandUsageError(
+                f"no component {custom_id!r} on message {m.id}; it has {m.custom_ids()}"
+            )
         if found[0].get("disabled"):
             raise CommandUsageError(f"component {custom_id!r} is disabled")
         return m, found[0]
@@ -198,11 +228,13 @@ class Driving:
             if component.get("type") != 2:
                 raise CommandUsageError(f"{custom_id!r} is not a button: use select()")
             data = {"custom_id": custom_id, "component_type": 2}
-            return self._dispatch_interaction(3, custom_id, who, self.state.channels[m.channel_id],
-                                              data, m)
+            return self._dispatch_interaction(
+                3, custom_id, who, self.state.channels[m.channel_id], data, m
+            )
 
-    def select(self, message: Any, custom_id: str, values: list[str], *,
-               user: Any) -> InteractionHandle:
+    def select(
+        self, message: Any, custom_id: str, values: list[str], *, user: Any
+    ) -> InteractionHandle:
         """`user` picks `values` in the select menu `custom_id` on `message`."""
         who = self._user(user)
         with self.state.lock:
@@ -216,19 +248,29 @@ class Driving:
                 offered = [o["value"] for o in component.get("options", [])]
                 if set(values) - set(offered):
                     raise CommandUsageError(f"{values} not all among {offered}")
-            data = {"custom_id": custom_id, "component_type": component["type"],
-                    "values": list(values)}
-            return self._dispatch_interaction(3, custom_id, who, self.state.channels[m.channel_id],
-                                              data, m)
+            data = {
+                "custom_id": custom_id,
+                "component_type": component["type"],
+                "values": list(values),
+            }
+            return self._dispatch_interaction(
+                3, custom_id, who, self.state.channels[m.channel_id], data, m
+            )
 
-    def submit_modal(self, values: dict[str, str], *, user: Any,
-                     custom_id: str | None = None) -> InteractionHandle:
+    def submit_modal(
+        self, values: dict[str, str], *, user: Any, custom_id: str | None = None
+    ) -> InteractionHandle:
         """`user` fills the last modal the bot showed them (or the one with `custom_id`)."""
         who = self._user(user)
         with self.state.lock:
-            shown = [i for i in reversed(self.state.interactions.values())
-                     if i.callback_type == 9 and i.user_id == who.id and i.callback_data
-                     and (custom_id is None or i.callback_data.get("custom_id") == custom_id)]
+            shown = [
+                i
+                for i in reversed(self.state.interactions.values())
+                if i.callback_type == 9
+                and i.user_id == who.id
+                and i.callback_data
+                and (custom_id is None or i.callback_data.get("custom_id") == custom_id)
+            ]
             if not shown:
                 raise CommandUsageError(f"no modal {custom_id or ''} was shown to {who.name}")
             source = shown[0]
@@ -239,9 +281,9 @@ class Driving:
                 raise CommandUsageError(f"the modal has no inputs {sorted(unknown)}")
             message = self.state.messages.get(source.message_id or 0)
             data = {"custom_id": modal["custom_id"], "components": components}
-            return self._dispatch_interaction(5, modal["custom_id"], who,
-                                              self.state.channels[source.channel_id], data,
-                                              message)
+            return self._dispatch_interaction(
+                5, modal["custom_id"], who, self.state.channels[source.channel_id], data, message
+            )
 
 
 def _filled(modal: dict[str, Any], values: dict[str, str]) -> tuple[list[dict], set[str]]:
@@ -262,8 +304,12 @@ def _filled(modal: dict[str, Any], values: dict[str, str]) -> tuple[list[dict], 
 
     for top in modal.get("components", []):
         if top.get("type") == 1:
-            out.append({"type": 1, "components": [answer(c) for c in top["components"]
-                                                  if c.get("type") == 4]})
+            out.append(
+                {
+                    "type": 1,
+                    "components": [answer(c) for c in top["components"] if c.get("type") == 4],
+                }
+            )
         elif top.get("type") == 18 and top.get("component", {}).get("type") == 4:
             out.append({"type": 18, "component": answer(top["component"])})
     return out, filled

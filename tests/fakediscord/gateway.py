@@ -85,8 +85,15 @@ class _Link:
 
 
 class Gateway:
-    def __init__(self, state: State, *, token: str, privileged_intents: int,
-                 heartbeat_interval_ms: int, max_guilds_per_shard: int) -> None:
+    def __init__(
+        self,
+        state: State,
+        *,
+        token: str,
+        privileged_intents: int,
+        heartbeat_interval_ms: int,
+        max_guilds_per_shard: int,
+    ) -> None:
         self.state = state
         self.token = token
         self.privileged = privileged_intents
@@ -145,8 +152,9 @@ class Gateway:
     def shard_of(guild_id: int | None, count: int) -> int:
         return 0 if guild_id is None else (guild_id >> 22) % count
 
-    def dispatch(self, event: str, data: dict[str, Any], guild_id: int | None,
-                 on_sent: OnSent = None) -> int:
+    def dispatch(
+        self, event: str, data: dict[str, Any], guild_id: int | None, on_sent: OnSent = None
+    ) -> int:
         """Send an event to every session that would get it; returns how many did."""
         with self.state.lock:
             sent = 0
@@ -177,8 +185,11 @@ class Gateway:
     def reconnect(self, shard: int | None = None) -> int:
         """Send op 7 RECONNECT to live sessions (all, or one shard); they should RESUME."""
         with self.state.lock:
-            links = [ln for ln in self.links if ln.session is not None
-                     and (shard is None or ln.session.shard[0] == shard)]
+            links = [
+                ln
+                for ln in self.links
+                if ln.session is not None and (shard is None or ln.session.shard[0] == shard)
+            ]
         for link in links:
             self._enqueue(link, "frame", {"op": 7, "d": None, "s": None, "t": None})
         return len(links)
@@ -284,19 +295,22 @@ class Gateway:
             return self._close(link, 4013, "Invalid intent(s).")
         if intents & PRIVILEGED_INTENTS & ~self.privileged:
             return self._close(link, 4014, "Disallowed intent(s).")
-        if (not isinstance(shard, list) or len(shard) != 2 or not 0 <= shard[0] < shard[1]):
+        if not isinstance(shard, list) or len(shard) != 2 or not 0 <= shard[0] < shard[1]:
             return self._close(link, 4010, "Invalid shard.")
-        guilds = [g for g in self.state.guilds.values()
-                  if self.shard_of(g.id, shard[1]) == shard[0]]
+        guilds = [
+            g for g in self.state.guilds.values() if self.shard_of(g.id, shard[1]) == shard[0]
+        ]
         if len(guilds) > self.max_guilds_per_shard:
             return self._close(link, 4011, "Sharding required.")
         session = Session(uuid.uuid4().hex, (shard[0], shard[1]), intents, link=link)
         self.sessions[session.session_id] = session
         link.session = session
         link.conn.session_id, link.conn.shard, link.conn.intents = (
-            session.session_id, session.shard, intents)
-        me = {**payloads.user(self.state.bot), "verified": True, "mfa_enabled": False,
-              "flags": 0}
+            session.session_id,
+            session.shard,
+            intents,
+        )
+        me = {**payloads.user(self.state.bot), "verified": True, "mfa_enabled": False, "flags": 0}
         ready = {
             "v": 10,
             "user": me,
@@ -305,8 +319,10 @@ class Gateway:
             "session_type": "normal",
             "resume_gateway_url": self.resume_url,
             "shard": list(session.shard),
-            "application": {"id": str(self.state.application_id),
-                            "flags": self.application_flags()},
+            "application": {
+                "id": str(self.state.application_id),
+                "flags": self.application_flags(),
+            },
             "private_channels": [],
             "relationships": [],
             "user_settings": {},
@@ -339,7 +355,10 @@ class Gateway:
         session.link = link
         link.session = session
         link.conn.session_id, link.conn.shard, link.conn.intents = (
-            session.session_id, session.shard, session.intents)
+            session.session_id,
+            session.shard,
+            session.intents,
+        )
         since = d.get("seq") or 0
         for seq, frame, on_sent in session.log:
             if seq > since:
@@ -359,8 +378,14 @@ class Gateway:
             members = [m for m in g.members.values() if m.user.name.lower().startswith(query)]
         else:
             members = []
-        chunk = {"guild_id": str(g.id), "members": [payloads.member(m) for m in members],
-                 "chunk_index": 0, "chunk_count": 1, "not_found": [], "presences": []}
+        chunk = {
+            "guild_id": str(g.id),
+            "members": [payloads.member(m) for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+            "presences": [],
+        }
         if d.get("nonce"):
             chunk["nonce"] = d["nonce"]
         self._send(session, "GUILD_MEMBERS_CHUNK", chunk)

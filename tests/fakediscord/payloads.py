@@ -172,8 +172,14 @@ def application(app_id: int, bot: User, owner: User, flags: int) -> dict[str, An
     }
 
 
-def attachment(attachment_id: int, filename: str, size: int, content_type: str | None,
-               url: str, description: str | None = None) -> dict[str, Any]:
+def attachment(
+    attachment_id: int,
+    filename: str,
+    size: int,
+    content_type: str | None,
+    url: str,
+    description: str | None = None,
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": str(attachment_id),
         "filename": filename,

@@ -43,8 +43,15 @@ class Queries:
     state: State
     _loop: asyncio.AbstractEventLoop | None
 
-    def messages(self, channel: Any = None, *, author: Any = None, visible_to: Any = None,
-                 interaction: Any = None, include_deleted: bool = False) -> list[Message]:
+    def messages(
+        self,
+        channel: Any = None,
+        *,
+        author: Any = None,
+        visible_to: Any = None,
+        interaction: Any = None,
+        include_deleted: bool = False,
+    ) -> list[Message]:
         """Messages in creation order, optionally filtered; deleted ones only on request."""
         with self.state.lock:
             found = []
@@ -83,9 +90,12 @@ class Queries:
     def requests(self, method: str | None = None, route: str | None = None) -> list[Request]:
         """REST requests in arrival order; `route` matches the template or a substring of it."""
         with self.state.lock:
-            return [r for r in self.state.requests
-                    if (method is None or r.method == method)
-                    and (route is None or (r.route is not None and route in r.route))]
+            return [
+                r
+                for r in self.state.requests
+                if (method is None or r.method == method)
+                and (route is None or (r.route is not None and route in r.route))
+            ]
 
     def refused(self) -> list[Request]:
         """Requests answered with an error status."""
@@ -112,8 +122,10 @@ class Queries:
 
     def _summary(self) -> str:
         with self.state.lock:
-            tail = [f"{r.method} {r.route or r.path} -> {r.status}"
-                    + (f" ({r.code})" if r.code else "") for r in self.state.requests[-8:]]
+            tail = [
+                f"{r.method} {r.route or r.path} -> {r.status}" + (f" ({r.code})" if r.code else "")
+                for r in self.state.requests[-8:]
+            ]
         return "last requests: " + ("; ".join(tail) or "none")
 
     def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
@@ -132,12 +144,14 @@ class Queries:
                     return value
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"waited {timeout}s for {what or predicate}; "
-                                       + self._summary())
+                    raise TimeoutError(
+                        f"waited {timeout}s for {what or predicate}; " + self._summary()
+                    )
                 self.state.changed.wait(min(left, 0.25))
 
-    async def wait_for_async(self, predicate: Callable[[], T], timeout: float = 5.0,
-                             what: str = "") -> T:
+    async def wait_for_async(
+        self, predicate: Callable[[], T], timeout: float = 5.0, what: str = ""
+    ) -> T:
         """`wait_for` for a test whose event loop must keep running meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
@@ -146,8 +160,7 @@ class Queries:
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise TimeoutError(f"waited {timeout}s for {what or predicate}; "
-                                   + self._summary())
+                raise TimeoutError(f"waited {timeout}s for {what or predicate}; " + self._summary())
             await asyncio.sleep(0.01)
 
 
@@ -216,19 +229,26 @@ class InteractionHandle:
         return lambda: (lambda got: got if len(got) >= count else None)(self.answers())
 
     def wait_acknowledged(self, timeout: float = 5.0) -> Interaction:
-        return self.fake.wait_for(lambda: (r := self.record()).acknowledged and r, timeout,
-                                  f"interaction {self.id} to be acknowledged")
+        return self.fake.wait_for(
+            lambda: (r := self.record()).acknowledged and r,
+            timeout,
+            f"interaction {self.id} to be acknowledged",
+        )
 
     async def wait_acknowledged_async(self, timeout: float = 5.0) -> Interaction:
         return await self.fake.wait_for_async(
-            lambda: (r := self.record()).acknowledged and r, timeout,
-            f"interaction {self.id} to be acknowledged")
+            lambda: (r := self.record()).acknowledged and r,
+            timeout,
+            f"interaction {self.id} to be acknowledged",
+        )
 
     def wait_answers(self, count: int = 1, timeout: float = 5.0) -> list[Message]:
         """Block until the bot has shown `count` answers (response and followups)."""
-        return self.fake.wait_for(self._answered(count), timeout,
-                                  f"{count} answer(s) to interaction {self.id}")
+        return self.fake.wait_for(
+            self._answered(count), timeout, f"{count} answer(s) to interaction {self.id}"
+        )
 
     async def wait_answers_async(self, count: int = 1, timeout: float = 5.0) -> list[Message]:
-        return await self.fake.wait_for_async(self._answered(count), timeout,
-                                              f"{count} answer(s) to interaction {self.id}")
+        return await self.fake.wait_for_async(
+            self._answered(count), timeout, f"{count} answer(s) to interaction {self.id}"
+        )

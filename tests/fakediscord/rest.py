@@ -53,8 +53,11 @@ def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> w
     (aiohttp's `json_response` would add `; charset=utf-8` and the bot would get a str)."""
     import json
 
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        headers={"Content-Type": "application/json", **(headers or {})})
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def no_content() -> web.Response:
@@ -105,8 +108,15 @@ class Rest:
     # -- identity and discovery ------------------------------------------------------------
 
     async def me(self, request: web.Request) -> web.Response:
-        return ok({**payloads.user(self.state.bot), "verified": True, "mfa_enabled": False,
-                   "flags": 0, "locale": "en-US"})
+        return ok(
+            {
+                **payloads.user(self.state.bot),
+                "verified": True,
+                "mfa_enabled": False,
+                "flags": 0,
+                "locale": "en-US",
+            }
+        )
 
     async def get_user(self, request: web.Request) -> web.Response:
         with self.state.lock:
@@ -120,13 +130,21 @@ class Rest:
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return ok({"url": self.fake.gateway_url, "shards": self.fake.recommended_shards,
-                   "session_start_limit": limit})
+        return ok(
+            {
+                "url": self.fake.gateway_url,
+                "shards": self.fake.recommended_shards,
+                "session_start_limit": limit,
+            }
+        )
 
     async def application(self, request: web.Request) -> web.Response:
         s = self.state
-        return ok(payloads.application(s.application_id, s.bot, s.owner,
-                                       self.fake.gateway.application_flags()))
+        return ok(
+            payloads.application(
+                s.application_id, s.bot, s.owner, self.fake.gateway.application_flags()
+            )
+        )
 
     # -- application commands --------------------------------------------------------------
 
@@ -225,13 +243,17 @@ class Rest:
                     "fail_if_not_exists", True
                 ):
                     errors = rules.FormErrors()
-                    errors.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
-                               "Unknown message")
+                    errors.add(
+                        ("message_reference",),
+                        "MESSAGE_REFERENCE_UNKNOWN_MESSAGE",
+                        "Unknown message",
+                    )
                     errors.raise_if_any()
             attachments = self.fake.store_files(c.id, payload, files)
             payload = {**payload, "flags": (payload.get("flags") or 0) & ~EPHEMERAL}
-            m = self.state.create_message(c, self.state.bot.id, payload,
-                                          attachments=attachments, origin="channel")
+            m = self.state.create_message(
+                c, self.state.bot.id, payload, attachments=attachments, origin="channel"
+            )
             return ok(payloads.message(self.state, m))
 
     async def history(self, request: web.Request) -> web.Response:
@@ -249,9 +271,14 @@ class Rest:
         with self.state.lock:
             c = self.channel(request)
             self._require(c, VIEW_CHANNEL | READ_MESSAGE_HISTORY)
-            found = [m for m in self.state.messages.values()
-                     if m.channel_id == c.id and not m.deleted and not m.ephemeral
-                     and after < m.id < before]
+            found = [
+                m
+                for m in self.state.messages.values()
+                if m.channel_id == c.id
+                and not m.deleted
+                and not m.ephemeral
+                and after < m.id < before
+            ]
             found = found[:limit] if "after" in request.query else found[-limit:]
             return ok([payloads.message(self.state, m) for m in reversed(found)])
 

@@ -71,9 +71,13 @@ class FakeDiscord(Driving, Queries):
         self.recommended_shards = recommended_shards
         self.rate_limits = RateLimits(rate_limits)
         self.state = State(bot_name=bot_name, attachment_size_limit=attachment_size_limit)
-        self.gateway = Gateway(self.state, token=token, privileged_intents=privileged_intents,
-                               heartbeat_interval_ms=heartbeat_interval_ms,
-                               max_guilds_per_shard=max_guilds_per_shard)
+        self.gateway = Gateway(
+            self.state,
+            token=token,
+            privileged_intents=privileged_intents,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            max_guilds_per_shard=max_guilds_per_shard,
+        )
         self.port: int | None = None
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -105,11 +109,17 @@ class FakeDiscord(Driving, Queries):
 
     # -- the world ---------------------------------------------------------------------------
 
-    def add_guild(self, name: str = "Test Guild", *, bot_permissions: int = BOT_DEFAULT,
-                  everyone_permissions: int = EVERYONE_DEFAULT) -> Guild:
+    def add_guild(
+        self,
+        name: str = "Test Guild",
+        *,
+        bot_permissions: int = BOT_DEFAULT,
+        everyone_permissions: int = EVERYONE_DEFAULT,
+    ) -> Guild:
         """A guild the bot is in, with its owner and the bot as members (add channels next)."""
-        return self.state.add_guild(name, bot_permissions=bot_permissions,
-                                    everyone_permissions=everyone_permissions)
+        return self.state.add_guild(
+            name, bot_permissions=bot_permissions, everyone_permissions=everyone_permissions
+        )
 
     def add_user(self, name: str, *, dms_open: bool = True) -> User:
         return self.state.add_user(name, dms_open=dms_open)
@@ -120,11 +130,13 @@ class FakeDiscord(Driving, Queries):
         """Serve on 127.0.0.1 at a free port from the running loop."""
         app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024**2)
         app.add_routes(Rest(self).routes() + Webhooks(self).routes())
-        app.add_routes([
-            web.get("/gateway", self.gateway.handle),
-            web.get("/gateway/resume", self.gateway.handle),
-            web.get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment),
-        ])
+        app.add_routes(
+            [
+                web.get("/gateway", self.gateway.handle),
+                web.get("/gateway/resume", self.gateway.handle),
+                web.get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment),
+            ]
+        )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -150,8 +162,9 @@ class FakeDiscord(Driving, Queries):
     def start_in_thread(self, timeout: float = 10.0) -> FakeDiscord:
         """Serve from a daemon thread running its own event loop."""
         loop = asyncio.new_event_loop()
-        self._serving_thread = threading.Thread(target=loop.run_forever, name="fakediscord",
-                                                daemon=True)
+        self._serving_thread = threading.Thread(
+            target=loop.run_forever, name="fakediscord", daemon=True
+        )
         self._serving_thread.start()
         asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout)
         return self
@@ -174,8 +187,9 @@ class FakeDiscord(Driving, Queries):
 
     # -- request plumbing --------------------------------------------------------------------
 
-    def store_files(self, channel_id: int, payload: dict[str, Any],
-                    files: list[tuple[FileInfo, bytes]]) -> list[dict[str, Any]]:
+    def store_files(
+        self, channel_id: int, payload: dict[str, Any], files: list[tuple[FileInfo, bytes]]
+    ) -> list[dict[str, Any]]:
         """Attachments for uploaded `files[n]` parts (413 40005 past the size limit)."""
         described = {str(a.get("id")): a for a in payload.get("attachments") or []}
         if any(info.size > self.state.attachment_size_limit for info, _ in files):
@@ -186,8 +200,16 @@ class FakeDiscord(Driving, Queries):
             self.state.files[aid] = data
             index = info.field.removeprefix("files[").removesuffix("]")
             url = f"{self.base_url}/attachments/{channel_id}/{aid}/{info.filename}"
-            out.append(payloads.attachment(aid, info.filename, info.size, info.content_type, url,
-                                           described.get(index, {}).get("description")))
+            out.append(
+                payloads.attachment(
+                    aid,
+                    info.filename,
+                    info.size,
+                    info.content_type,
+                    url,
+                    described.get(index, {}).get("description"),
+                )
+            )
         return out
 
     async def _attachment(self, request: web.Request) -> web.Response:
@@ -206,8 +228,12 @@ class FakeDiscord(Driving, Queries):
                 if name == "payload_json":
                     request[PAYLOAD] = json.loads(data)
                 elif name.startswith("files["):
-                    info = FileInfo(name, getattr(part, "filename", None) or name, len(data),
-                                    part.headers.get("Content-Type"))
+                    info = FileInfo(
+                        name,
+                        getattr(part, "filename", None) or name,
+                        len(data),
+                        part.headers.get("Content-Type"),
+                    )
                     request[FILES].append((info, bytes(data)))
         elif request.can_read_body:
             text = await request.text()
@@ -215,8 +241,9 @@ class FakeDiscord(Driving, Queries):
                 try:
                     request[PAYLOAD] = json.loads(text)
                 except ValueError:
-                    raise rules.DiscordError(400, 50109,
-                                             "The request body contains invalid JSON.") from None
+                    raise rules.DiscordError(
+                        400, 50109, "The request body contains invalid JSON."
+                    ) from None
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -242,9 +269,18 @@ class FakeDiscord(Driving, Queries):
         except rules.DiscordError as e:
             response, code = ok(e.body(), e.status, e.headers), e.code
         files = tuple(info for info, _ in request.get(FILES, []))
-        record = Request(request.method, route, request.path, dict(request.match_info),
-                         dict(request.query), request.get(PAYLOAD), files, response.status,
-                         code, request[RECEIVED])
+        record = Request(
+            request.method,
+            route,
+            request.path,
+            dict(request.match_info),
+            dict(request.query),
+            request.get(PAYLOAD),
+            files,
+            response.status,
+            code,
+            request[RECEIVED],
+        )
         with self.state.lock:
             self.state.requests.append(record)
             self.state.touch()
@@ -268,15 +304,21 @@ def discord_py_pointed_at(fake: FakeDiscord) -> Any:
 
     @contextlib.contextmanager
     def pointed() -> Any:
-        saved = (discord.http.Route.BASE, discord.webhook.async_.Route.BASE,
-                 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+        saved = (
+            discord.http.Route.BASE,
+            discord.webhook.async_.Route.BASE,
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+        )
         discord.http.Route.BASE = fake.api_url
         discord.webhook.async_.Route.BASE = fake.api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
         try:
             yield fake
         finally:
-            (discord.http.Route.BASE, discord.webhook.async_.Route.BASE,
-             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) = saved
+            (
+                discord.http.Route.BASE,
+                discord.webhook.async_.Route.BASE,
+                discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY,
+            ) = saved
 
     return pointed()

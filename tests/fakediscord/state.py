@@ -85,8 +85,13 @@ class State:
             self.emit(event, data, g.id)
             self.touch()
 
-    def add_guild(self, name: str, *, bot_permissions: int = BOT_DEFAULT,
-                  everyone_permissions: int = EVERYONE_DEFAULT) -> Guild:
+    def add_guild(
+        self,
+        name: str,
+        *,
+        bot_permissions: int = BOT_DEFAULT,
+        everyone_permissions: int = EVERYONE_DEFAULT,
+    ) -> Guild:
         with self.lock:
             g = Guild(self.ids.next(), name, owner_id=self.owner.id, _state=self)
             g.roles[g.id] = Role(g.id, g.id, "@everyone", everyone_permissions)
@@ -105,18 +110,39 @@ class State:
             self._announce(g, "CHANNEL_CREATE", payloads.channel(c))
             return c
 
-    def add_role(self, g: Guild, name: str, permissions: int = 0, *, mentionable: bool = False,
-                 managed: bool = False) -> Role:
+    def add_role(
+        self,
+        g: Guild,
+        name: str,
+        permissions: int = 0,
+        *,
+        mentionable: bool = False,
+        managed: bool = False,
+    ) -> Role:
         with self.lock:
-            r = Role(self.ids.next(), g.id, name, permissions, position=len(g.roles),
-                     mentionable=mentionable, managed=managed)
+            r = Role(
+                self.ids.next(),
+                g.id,
+                name,
+                permissions,
+                position=len(g.roles),
+                mentionable=mentionable,
+                managed=managed,
+            )
             g.roles[r.id] = r
             event = {"guild_id": str(g.id), "role": payloads.role(r)}
             self._announce(g, "GUILD_ROLE_CREATE", event)
             return r
 
-    def add_member(self, g: Guild, user: User | str, *, roles: Any = (), permissions: int = 0,
-                   nick: str | None = None) -> Member:
+    def add_member(
+        self,
+        g: Guild,
+        user: User | str,
+        *,
+        roles: Any = (),
+        permissions: int = 0,
+        nick: str | None = None,
+    ) -> Member:
         with self.lock:
             u = self.add_user(user) if isinstance(user, str) else user
             role_ids = [r.id for r in roles]
@@ -158,20 +184,35 @@ class State:
         replied = None
         if m.reference_id is not None and m.reference_id in self.messages:
             replied = self.messages[m.reference_id].author_id
-        pings = compute_pings(m.content, m.allowed_mentions, in_guild=ch.guild_id is not None,
-                              author_id=m.author_id, replied_author=replied)
+        pings = compute_pings(
+            m.content,
+            m.allowed_mentions,
+            in_guild=ch.guild_id is not None,
+            author_id=m.author_id,
+            replied_author=replied,
+        )
         m.pings = pings
         m.mentions = sorted(pings.users)
         m.mention_roles = sorted(pings.roles)
         m.mention_everyone = pings.everyone or pings.here
         if pings:
-            self.pings.append(PingRecord(m.id, m.channel_id, m.author_id, event, pings,
-                                         time.monotonic()))
+            self.pings.append(
+                PingRecord(m.id, m.channel_id, m.author_id, event, pings, time.monotonic())
+            )
 
-    def create_message(self, channel: Channel, author_id: int, payload: dict[str, Any], *,
-                       attachments: list[dict[str, Any]] | None = None, origin: str,
-                       visibility: Visibility | None = None, interaction_id: int | None = None,
-                       webhook: bool = False, message_id: int | None = None) -> Message:
+    def create_message(
+        self,
+        channel: Channel,
+        author_id: int,
+        payload: dict[str, Any],
+        *,
+        attachments: list[dict[str, Any]] | None = None,
+        origin: str,
+        visibility: Visibility | None = None,
+        interaction_id: int | None = None,
+        webhook: bool = False,
+        message_id: int | None = None,
+    ) -> Message:
         """Store a new message, record its pings, dispatch MESSAGE_CREATE unless ephemeral."""
         with self.lock:
             flags = payload.get("flags") or 0
@@ -208,8 +249,13 @@ class State:
             self.touch()
             return m
 
-    def edit_message(self, m: Message, payload: dict[str, Any], *,
-                     new_attachments: list[dict[str, Any]] | None = None) -> Message:
+    def edit_message(
+        self,
+        m: Message,
+        payload: dict[str, Any],
+        *,
+        new_attachments: list[dict[str, Any]] | None = None,
+    ) -> Message:
         """Apply an edit (only the fields present change), as PATCH does; 50006 if it empties."""
         with self.lock:
             merged = {
@@ -220,8 +266,11 @@ class State:
             }
             for key in ("content", "embeds", "components"):
                 if key in payload:
-                    merged[key] = payload[key] if payload[key] is not None else (
-                        "" if key == "content" else [])
+                    merged[key] = (
+                        payload[key]
+                        if payload[key] is not None
+                        else ("" if key == "content" else [])
+                    )
             if "attachments" in payload:
                 keep = {str(a.get("id")) for a in payload["attachments"] or []}
                 merged["attachments"] = [a for a in m.attachments if a["id"] in keep]

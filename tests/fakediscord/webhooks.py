@@ -92,19 +92,25 @@ class Webhooks:
                     response_message_ephemeral=original.ephemeral,
                 )
                 if kind in (4, 5, 7):
-                    answer["resource"] = {"type": kind,
-                                          "message": payloads.message(self.state, original)}
+                    answer["resource"] = {
+                        "type": kind,
+                        "message": payloads.message(self.state, original),
+                    }
             return ok(answer)
 
-    def _respond(self, i: Interaction, kind: Any, data: dict[str, Any],
-                 files: list) -> Message | None:
+    def _respond(
+        self, i: Interaction, kind: Any, data: dict[str, Any], files: list
+    ) -> Message | None:
         allowed = set(ALLOWED.get(i.type, set()))
         if i.message_id is None:
             allowed -= {6, 7}
         if kind not in allowed:
             errors = rules.FormErrors()
-            errors.add(("type",), "INTERACTION_RESPONSE_TYPE_INVALID",
-                       f"Response type {kind} is not valid for interaction type {i.type}")
+            errors.add(
+                ("type",),
+                "INTERACTION_RESPONSE_TYPE_INVALID",
+                f"Response type {kind} is not valid for interaction type {i.type}",
+            )
             errors.raise_if_any()
         channel = self.state.channels[i.channel_id]
         if kind == 4:
@@ -113,14 +119,26 @@ class Webhooks:
                 raise rules.empty_message()
             attachments = self.fake.store_files(channel.id, data, files)
             return self.state.create_message(
-                channel, self.state.bot.id, data, attachments=attachments, origin="response",
-                visibility=self._visibility(i, data.get("flags") or 0), interaction_id=i.id,
-                webhook=True)
+                channel,
+                self.state.bot.id,
+                data,
+                attachments=attachments,
+                origin="response",
+                visibility=self._visibility(i, data.get("flags") or 0),
+                interaction_id=i.id,
+                webhook=True,
+            )
         if kind == 5:
             flags = LOADING | ((data.get("flags") or 0) & EPHEMERAL)
             return self.state.create_message(
-                channel, self.state.bot.id, {"flags": flags}, origin="response",
-                visibility=self._visibility(i, flags), interaction_id=i.id, webhook=True)
+                channel,
+                self.state.bot.id,
+                {"flags": flags},
+                origin="response",
+                visibility=self._visibility(i, flags),
+                interaction_id=i.id,
+                webhook=True,
+            )
         if kind in (6, 7):
             assert i.message_id is not None
             m = self.state.live_message(i.message_id)
@@ -180,9 +198,15 @@ class Webhooks:
                 m = self.state.edit_message(original, payload, new_attachments=attachments)
             else:
                 m = self.state.create_message(
-                    channel, self.state.bot.id, payload, attachments=attachments,
-                    origin="followup", visibility=self._visibility(i, payload.get("flags") or 0),
-                    interaction_id=i.id, webhook=True)
+                    channel,
+                    self.state.bot.id,
+                    payload,
+                    attachments=attachments,
+                    origin="followup",
+                    visibility=self._visibility(i, payload.get("flags") or 0),
+                    interaction_id=i.id,
+                    webhook=True,
+                )
                 i.followup_ids.append(m.id)
             self.state.touch()
             if request.query.get("wait") in ("1", "true", "True"):
@@ -216,4 +240,3 @@ class Webhooks:
                 raise self._refuse(i, request, e) from None
             self.state.delete_message(m, by=self.state.bot.id)
             return no_content()
-
