@@ -81,6 +81,10 @@ class Settings:
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0)
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2)  # in flight at once
+    max_jobs_per_server: int = setting("BABEL_MAX_JOBS_PER_SERVER", 20)  # everyone's there
+    # volumes read per day (readings, pages, hunts' volumes), per person and per server; 0 = any
+    quota_person: int = setting("BABEL_QUOTA_PERSON", 0)
+    quota_server: int = setting("BABEL_QUOTA_SERVER", 0)
     # every other command (cheap ones: listings, votes, help) per person per ten seconds
     commands_per_10s: int = setting("BABEL_COMMANDS_PER_10S", 6)
     max_prompt_chars: int = setting("BABEL_MAX_PROMPT_CHARS", 500)  # longer prompts are refused
@@ -89,6 +93,7 @@ class Settings:
     # words that hold a discovery or bookmark for a moderator's review (comma-separated)
     filter_words: tuple[str, ...] = setting("BABEL_FILTER_WORDS", ())
     review_channel: int = setting("BABEL_REVIEW_CHANNEL", 0)  # where expeditions post candidates
+    dms: str = setting("BABEL_DMS", "on")  # answer direct messages (owners change it: config)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -24,6 +24,17 @@ def user_window(user_id: str) -> str:
     return f"{PREFIX}user:{user_id}:window"
 
 
+def server_jobs(guild_id: str) -> str:
+    """Sorted set of everyone's requests in flight in one server, like user_jobs (TTL)."""
+    return f"{PREFIX}server:{_guild(guild_id)}:jobs"
+
+
+def quota(who: str, day: str) -> str:
+    """Volumes read on `day` (YYYY-MM-DD, UTC) by a person (`user:<id>`) or in a server
+    (`server:<id>`): a counter that expires two days later."""
+    return f"{PREFIX}quota:{who}:{day}"
+
+
 def user_jobs(user_id: str) -> str:
     """Sorted set of the person's requests in flight, scored by when the slot lapses (TTL)."""
     return f"{PREFIX}user:{user_id}:jobs"
@@ -141,6 +152,12 @@ def mod_queue(guild_id: str) -> str:
 def mod_log(guild_id: str) -> str:
     """List of JSON: every moderation action (and refused attempt) in the guild, oldest first."""
     return f"{DURABLE}modlog:{_guild(guild_id)}"
+
+
+def server_settings(guild_id: str) -> str:
+    """Hash: what a server's admins changed of its settings (bot/server_settings.py), field ->
+    JSON value; "-" holds the direct messages' scope."""
+    return f"{DURABLE}server:{_guild(guild_id)}"
 
 
 def bans(guild_id: str) -> str:

@@ -52,6 +52,7 @@ async def test_help_lists_every_command_with_an_example(shelf, someone):
     assert [f.name for f in reply.fields] == [
         *(f"!shelf {COMMANDS[name].spec.usage}" for name in typed),
         "!shelf mod …",
+        "!shelf config …",
     ]
     read = reply.fields[typed.index("read")]
     assert (read.name, read.value) == (

@@ -178,11 +178,11 @@ async def test_mod_hide_by_slash_is_ephemeral_for_members_and_moderators(world, 
     d = await share(world, world.alice, "babel-w1-s1-v3", "slash moderation")
     options = {"item": d, "reason": "everywhere it goes"}
     refused = await answer(
-        world.fake.slash("shelf mod hide", options, user=world.bob, channel=world.general)
+        world.fake.slash("shelf-mod hide", options, user=world.bob, channel=world.general)
     )
     assert (refused.visibility.kind, refused.visibility.user_id) == ("ephemeral", world.bob.id)
     done = await answer(
-        world.fake.slash("shelf mod hide", options, user=world.mod, channel=world.general)
+        world.fake.slash("shelf-mod hide", options, user=world.mod, channel=world.general)
     )
     assert (done.visibility.kind, described(done)) == ("ephemeral", f"{d} is now hidden.")
     record = await shelf_bot.runner.catalogue.discoveries.get(int(d[2:]))
@@ -194,7 +194,7 @@ async def test_a_hidden_discovery_is_shown_to_nobody_but_its_finder_and_moderato
 ):
     d = await share(world, world.alice, "babel-w1-s1-v4", "to be hidden")
     await answer(
-        world.fake.slash("shelf mod hide", {"item": d}, user=world.mod, channel=world.general)
+        world.fake.slash("shelf-mod hide", {"item": d}, user=world.mod, channel=world.general)
     )
     refused = await answer(
         world.fake.slash("shelf show", {"id": d}, user=world.bob, channel=world.general)
@@ -210,7 +210,7 @@ async def test_a_hidden_discovery_is_shown_to_nobody_but_its_finder_and_moderato
 
 
 async def test_moderation_listings_are_private(world, shelf_bot):
-    for name in ("shelf mod queue", "shelf mod log", "shelf mod bans"):
+    for name in ("shelf-mod queue", "shelf-mod log", "shelf-mod bans"):
         listing = await answer(world.fake.slash(name, {}, user=world.mod, channel=world.general))
         assert listing.visibility.kind == "ephemeral", name
     typed = world.fake.send_message(world.general, world.mod, "!shelf mod log")
@@ -393,17 +393,17 @@ async def test_expeditions_finds_are_posted_in_the_review_channel(world, shelf_b
 
 
 async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(library):
-    """Discord's interaction tokens die after 15 minutes (here 1 s): the hunt's result is
+    """Discord's interaction tokens die after 15 minutes (here 0.3 s): the hunt's result is
     posted in the channel for its hunter, and its progress message loses its Cancel button."""
     from discord_world import bot_settings, make_world, running
     from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
 
-    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=1.0) as fake:
+    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=0.3) as fake:
         with discord_py_pointed_at(fake):
             world = make_world(fake)
             async with running(bot_settings(library, world, hunt_cap=2048)):
                 handle = fake.slash(
-                    "shelf hunt", {"count": 96, "top": 2}, user=world.alice, channel=world.general
+                    "shelf hunt", {"count": 32, "top": 2}, user=world.alice, channel=world.general
                 )
                 result = await fake.wait_for_async(
                     lambda: next(
@@ -452,7 +452,7 @@ async def test_a_ban_notice_goes_to_the_banned_person_alone(world, shelf_bot):
     banned = world.guild.add_member("carol")
     await answer(
         world.fake.slash(
-            "shelf mod ban",
+            "shelf-mod ban",
             {"person": banned, "reason": "spam"},
             user=world.mod,
             channel=world.general,
@@ -466,7 +466,7 @@ async def test_a_ban_notice_goes_to_the_banned_person_alone(world, shelf_bot):
     assert slash.visibility.kind == "ephemeral"
     await answer(
         world.fake.slash(
-            "shelf mod unban", {"person": banned}, user=world.mod, channel=world.general
+            "shelf-mod unban", {"person": banned}, user=world.mod, channel=world.general
         )
     )
 

@@ -109,7 +109,7 @@ def test_it_syncs_to_the_test_guild_once_and_never_globally(service):
     syncs = service.fake.syncs()
     assert [s.guild_id for s in syncs] == [service.world.guild.id]
     names = {c["name"] for c in service.fake.commands(service.world.guild)}
-    assert names == {"shelf"}
+    assert names == {"shelf", "shelf-mod", "shelf-config"}
     assert service.fake.commands() == []  # no global commands
 
 
@@ -170,14 +170,18 @@ SLASH = {
     "shelf bookmark": {"name": "acks-lamp", "address": ADDRESS},
     "shelf bookmarks": {},
     "shelf unbookmark": {"name": "acks-lamp"},
-    "shelf mod queue": {},
-    "shelf mod hide": {"item": "D-1", "reason": "spam"},
-    "shelf mod restore": {"item": "D-1"},
-    "shelf mod delete": {"item": "D-1"},
-    "shelf mod ban": {"person": "alice"},
-    "shelf mod unban": {"person": "alice"},
-    "shelf mod log": {},
-    "shelf mod bans": {},
+    "shelf-mod queue": {},
+    "shelf-mod hide": {"item": "D-1", "reason": "spam"},
+    "shelf-mod restore": {"item": "D-1"},
+    "shelf-mod delete": {"item": "D-1"},
+    "shelf-mod ban": {"person": "alice"},
+    "shelf-mod unban": {"person": "alice"},
+    "shelf-mod log": {},
+    "shelf-mod bans": {},
+    "shelf quota": {},
+    "shelf-config show": {},
+    "shelf-config set": {"key": "cooldown", "value": "0"},
+    "shelf-config reset": {"key": "quota-person"},
 }
 
 
@@ -191,7 +195,7 @@ def test_every_slash_command_is_acknowledged_within_3_s_while_the_worker_is_busy
         timeout=WAIT,
         what="the worker busy with a hunt",
     )
-    synced = {f"shelf {c}" for c in _subcommands(fake.commands(world.guild))}
+    synced = set(_subcommands(fake.commands(world.guild)))
     assert synced == set(SLASH)  # every command in the table is tried here
     handles = {}
     for name, options in SLASH.items():
@@ -209,14 +213,7 @@ def test_every_slash_command_is_acknowledged_within_3_s_while_the_worker_is_busy
 
 
 def _subcommands(commands: list[dict]) -> list[str]:
-    found = []
-    for command in commands:
-        for option in command.get("options", []):
-            if option["type"] == 1:
-                found.append(option["name"])
-            elif option["type"] == 2:
-                found += [f"{option['name']} {o['name']}" for o in option["options"]]
-    return found
+    return [f"{c['name']} {o['name']}" for c in commands for o in c.get("options", [])]
 
 
 def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
@@ -244,7 +241,7 @@ def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
     )
     assert "Only this server's moderators can use mod hide" in str(refused.embeds)
     slash = fake.slash(
-        "shelf mod hide", {"item": d, "reason": "spam"}, user=world.bob, channel=world.general
+        "shelf-mod hide", {"item": d, "reason": "spam"}, user=world.bob, channel=world.general
     )
     (said,) = slash.wait_answers(timeout=WAIT)
     assert said.visibility.kind == "ephemeral"
@@ -262,7 +259,7 @@ def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
         what="the moderator's confirmation",
     )
     assert f"{d} is now hidden." in str(done.embeds)
-    slash = fake.slash("shelf mod restore", {"item": d}, user=world.mod, channel=world.general)
+    slash = fake.slash("shelf-mod restore", {"item": d}, user=world.mod, channel=world.general)
     (said,) = slash.wait_answers(timeout=WAIT)
     assert f"{d} is now published." in str(said.embeds) and said.visibility.kind == "ephemeral"
 
@@ -288,10 +285,10 @@ def test_sigterm_closes_the_gateway_and_exits_0_within_10_s(service):
 
 
 def test_a_slash_hunt_whose_token_expires_still_reaches_its_hunter(tmp_path):
-    running = Service(tmp_path, token_lifetime_s=2.0).start(BABEL_HUNT_CAP="2048")
+    running = Service(tmp_path, token_lifetime_s=0.5).start()
     try:
         fake, world = running.fake, running.world
-        fake.slash("shelf hunt", {"count": 256, "top": 2}, user=world.alice, channel=world.general)
+        fake.slash("shelf hunt", {"count": 64, "top": 2}, user=world.alice, channel=world.general)
         result = fake.wait_for(
             lambda: next(
                 (
@@ -340,8 +337,8 @@ def test_sync_publishes_everywhere_and_clears_the_test_guilds_copies(tmp_path):
     try:
         fake, world = running.fake, running.world
         syncs = fake.wait_for(lambda: len(fake.syncs()) >= 2 and fake.syncs(), timeout=WAIT)
-        assert [(s.guild_id, len(s.commands)) for s in syncs] == [(world.guild.id, 0), (None, 1)]
-        assert {c["name"] for c in fake.commands()} == {"shelf"}
+        assert [(s.guild_id, len(s.commands)) for s in syncs] == [(world.guild.id, 0), (None, 3)]
+        assert {c["name"] for c in fake.commands()} == {"shelf", "shelf-mod", "shelf-config"}
     finally:
         running.stop()
 

@@ -142,12 +142,15 @@ class Bookmarks:
         self._create = redis.register_script(_CREATE)
         self._remove = redis.register_script(_REMOVE)
 
-    async def create(self, actor: Actor, name: str, address: str) -> tuple[Bookmark, bool]:
+    async def create(
+        self, actor: Actor, name: str, address: str, words: WordFilter | None = None
+    ) -> tuple[Bookmark, bool]:
         """Name an address (or point the actor's own name elsewhere). Returns the bookmark and
-        whether it is new."""
+        whether it is new. `words`: the filter of the server it is made in (default: the
+        catalogue's own)."""
         name = parse_name(name)
         canonical = str(parse_address(address))
-        word = self.filter.match_name(name)
+        word = (words or self.filter).match_name(name)
         now = self.clock()
         b = Bookmark(
             name=name,

@@ -89,9 +89,11 @@ class Discoveries:
         max_tokens: int,
         reading,
         title: str = "",
+        words: WordFilter | None = None,
     ) -> Shared:
         """Record a discovery (or find the one with the same tuple). `reading` has text,
-        token_ids and fingerprint: a babel_core Reading or a worker's Result."""
+        token_ids and fingerprint: a babel_core Reading or a worker's Result. `words`: the
+        filter of the server it is shared in (default: the catalogue's own)."""
         canonical = str(parse_address(address))
         if not 1 <= max_tokens <= MAX_TOKENS_CAP:
             raise DiscoveryError(f"max tokens must be between 1 and {MAX_TOKENS_CAP}")
@@ -101,7 +103,7 @@ class Discoveries:
         if len(token_ids) > max_tokens or not _FINGERPRINT.fullmatch(reading.fingerprint or ""):
             raise DiscoveryError("that reading does not belong to these settings; read it again")
         title = clean_title(title)
-        word = self.filter.match(title, prompt, reading.text)
+        word = (words or self.filter).match(title, prompt, reading.text)
         now = self.clock()
         d = Discovery(
             number=0,

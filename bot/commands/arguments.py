@@ -26,6 +26,7 @@ from ..catalogue.bookmarks import SIGIL, parse_name
 from ..catalogue.discoveries import MAX_TITLE
 from ..catalogue.discovery_records import MINE, NEW, TOP, parse_id, ref
 from ..catalogue.moderation import MAX_REASON
+from ..server_settings import KNOBS
 
 EXAMPLE_ADDRESS = "babel-w3-s2-v17"
 MAX_COUNT = 1_000_000_000  # hunt sizes beyond this are refused before any work
@@ -388,4 +389,6 @@ BOOKMARK = BookmarkName()
 PERSON = Someone()
 EVERYWHERE = Flag("everywhere")
 REASON = Words("reason", MAX_REASON, "<reason>")
+SETTING = Choice("a setting", tuple(KNOBS), usage="<setting>")
+SETTING_VALUE = Words("value", 1000, "<value>")
 TITLE = Words("title", MAX_TITLE, "| title")

@@ -25,7 +25,18 @@ from . import arguments as a
 from .arguments import Arg, Person
 
 READS, CHEAP = "reads", "cheap"
-GROUPS = {"mod": "For moderators: the review queue, hiding and restoring, bans, the log."}
+GROUPS = {
+    "mod": "For moderators: the review queue, hiding and restoring, bans, the log.",
+    "config": "For a server's admins: its channels, limits, quotas, moderators and filter.",
+}
+
+
+def slash_name(name: str) -> str:
+    """A command's slash form: `read` is `/shelf read`; a group's commands have a slash command
+    of their own (`mod hide` is `/shelf-mod hide`), since Discord caps one slash command's
+    names and descriptions at 4,000 characters."""
+    group, _, sub = name.partition(" ")
+    return f"shelf-{group} {sub}" if group in GROUPS else f"shelf {name}"
 
 
 @dataclass(frozen=True)
@@ -366,3 +377,40 @@ class ModLog(Command):
 @dataclass(frozen=True)
 class ModBans(Command):
     pass
+
+
+@command("quota", "How many volumes you and this server may still read today.", "quota")
+@dataclass(frozen=True)
+class Quota(Command):
+    pass
+
+
+@command(
+    "config show", "This server's settings, and what each one does.", "config show", private=True
+)
+@dataclass(frozen=True)
+class ConfigShow(Command):
+    pass
+
+
+@command(
+    "config set",
+    "Change one of this server's settings (admins).",
+    "config set cooldown 10",
+    private=True,
+)
+@dataclass(frozen=True)
+class ConfigSet(Command):
+    key: str = arg(a.SETTING, "which setting")
+    value: str = arg(a.SETTING_VALUE, "its new value (config show says what each takes)")
+
+
+@command(
+    "config reset",
+    "Give a setting back the bot's default (admins).",
+    "config reset cooldown",
+    private=True,
+)
+@dataclass(frozen=True)
+class ConfigReset(Command):
+    key: str = arg(a.SETTING, "which setting")

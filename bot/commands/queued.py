@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from babel_core import hunt as hunting
 from babel_core import jobs, keys
@@ -22,8 +23,10 @@ from babel_core.settings import Settings
 
 from .. import reply as r
 from ..actor import Actor
+from ..server_settings import ServerSettings
 from . import replies
 from .catalog import Hunt
+from .limits import Quotas
 from .memory import Memory
 
 log = logging.getLogger(__name__)
@@ -33,13 +36,17 @@ OnProgress = Callable[[r.Reply], Awaitable[None]]
 
 
 class Queued:
-    """Readings, pages and hunts through one LibraryClient."""
+    """Readings, pages and hunts through one LibraryClient, each counted against today's
+    quotas before it is queued."""
 
-    def __init__(self, settings: Settings, edition: Edition, client, memory: Memory):
+    def __init__(
+        self, settings: Settings, edition: Edition, client, memory: Memory, quotas: Quotas
+    ):
         self.settings = settings
         self.edition = edition
         self.client = client
         self.memory = memory
+        self.quotas = quotas
 
     @property
     def timeout_s(self) -> float:
@@ -54,9 +61,12 @@ class Queued:
 
         return await self.client.request(job, actor.user_id, report, timeout=self.timeout_s)
 
-    async def read(self, job: jobs.Job, actor: Actor, progress: OnProgress | None) -> r.Reply:
+    async def read(
+        self, job: jobs.Job, actor: Actor, progress: OnProgress | None, server: ServerSettings
+    ) -> r.Reply:
         """A reading or a page, answered as a reply; a reading is remembered as the person's
         last volume (for next and prev)."""
+        await self.quotas.charge(actor, 1, server)
         result = await self.fetch(job, actor, progress)
         if not result.ok:
             return r.error(result.error)
@@ -66,15 +76,27 @@ class Queued:
         key = await self.memory.save_prompt(job.prompt)
         return replies.reading(result, self.edition, key, actor.user_id)
 
-    async def hunt(self, command: Hunt, prompt: str, actor: Actor, progress: OnProgress | None):
-        """Hunt through the queue, sized by the person's role and the workers' devices."""
+    async def hunt(
+        self,
+        command: Hunt,
+        prompt: str,
+        actor: Actor,
+        progress: OnProgress | None,
+        server: ServerSettings,
+    ) -> r.Reply:
+        """Hunt through the queue, sized by the person's role, the server's caps and the
+        workers' devices."""
         gpu = await hunting.gpu_workers(self.client)
-        limits = hunting.limits(self.settings, gpu=gpu, moderator=actor.may_moderate_here)
+        caps = replace(
+            self.settings, hunt_cap=server.hunt_cap, hunt_cap_moderator=server.hunt_cap_moderator
+        )
+        limits = hunting.limits(caps, gpu=gpu, moderator=actor.may_moderate_here)
         count, notes = command.count or limits.default, []
         if count > limits.cap:
             where = "" if limits.gpu else " while the library's workers have no GPU"
             notes.append(f"⚠️ You may hunt up to {limits.cap:,} volumes at once{where}.")
             count = limits.cap
+        await self.quotas.charge(actor, count, server)
         plan = hunting.Hunt.new(
             count, prompt, DEFAULT_MAX_TOKENS, self.edition.id, command.score, command.top
         )

@@ -21,8 +21,10 @@ from babel_core.scorers import SCORERS, explain
 from babel_core.settings import Settings
 
 from .. import reply as r
+from ..server_settings import KNOBS, ServerSettings, shown
 from .arguments import EXAMPLE_ADDRESS
-from .catalog import COMMANDS, GROUPS, Spec
+from .catalog import COMMANDS, GROUPS, Spec, slash_name
+from .limits import Usage
 
 NOTHING = "(nothing: this volume stops before its first word)"
 SHORT = 100  # characters of each hunt result's reading shown in the reply
@@ -163,7 +165,7 @@ def usage(spec: Spec, invocation: str, slash: bool) -> str:
     if not slash:
         return f"{invocation}{spec.usage}"
     options = [f"{o.name}:" if o.required else f"[{o.name}:]" for o in spec.options]
-    return " ".join([f"/shelf {spec.name}", *options])
+    return " ".join([f"/{slash_name(spec.name)}", *options])
 
 
 def help_for(
@@ -201,7 +203,7 @@ def help_for(
     if not topic:
         fields += [
             r.Field(
-                f"{'/shelf ' if slash else invocation}{name} …",
+                f"/shelf-{name} …" if slash else f"{invocation}{name} …",
                 f"{summary} ({'/shelf help' if slash else invocation + 'help'} {name})",
                 inline=False,
             )
@@ -283,4 +285,48 @@ def about(edition: Edition) -> r.Reply:
             ),
         ),
         footer=edition.description,
+    )
+
+
+def quota(usage: Usage) -> r.Reply:
+    """Today's volumes: the person's here and the server's, with their limits."""
+
+    def line(who: str, used: int, limit: int) -> str:
+        if not limit:
+            return f"{who}: {used:,} volumes today (no daily limit)"
+        return f"{who}: {used:,} of {limit:,} volumes today, {max(0, limit - used):,} left"
+
+    left = usage.resets_in_s
+    return r.Reply(
+        r.INFO,
+        "\n".join(
+            (
+                line("You", usage.mine, usage.person_limit),
+                line("This server", usage.ours, usage.server_limit),
+            )
+        ),
+        title="Today's reading",
+        footer=f"The counts start again at 00:00 UTC, in {left // 3600} h {left % 3600 // 60} min",
+        private=True,
+    )
+
+
+def config(server: ServerSettings, defaults: ServerSettings, guild_id: str) -> r.Reply:
+    """Every setting of this server (or of direct messages): its value, and what it does."""
+    scope = "server" if guild_id else "dms"
+    fields = []
+    for knob in KNOBS.values():
+        if knob.scope != scope:
+            continue
+        value = getattr(server, knob.field)
+        changed = "" if value == getattr(defaults, knob.field) else " (changed here)"
+        fields.append(r.Field(f"{knob.key} = {shown(value)}{changed}", knob.describe))
+    where = "this server" if guild_id else "direct messages"
+    return r.Reply(
+        r.INFO,
+        f"The settings of {where}. Admins change one with config set <setting> <value>, and "
+        "give it back the bot's default with config reset <setting>.",
+        title="Settings",
+        fields=tuple(fields),
+        private=True,
     )

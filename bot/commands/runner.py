@@ -36,12 +36,14 @@ from .. import reply as r
 from ..actor import Actor
 from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
 from ..catalogue.services import Catalogue
+from ..catalogue.wordfilter import WordFilter
+from ..server_settings import Servers, ServerSettings
 from . import catalog as c
 from . import catalogue_replies as cr
 from . import replies
 from .arguments import CommandError, Context
 from .catalog import READS, Command
-from .limits import Limits, Verdict
+from .limits import Limits, Quotas, Verdict
 from .memory import Memory
 from .parse import Parser
 from .queued import OnProgress, Queued
@@ -49,6 +51,7 @@ from .queued import OnProgress, Queued
 log = logging.getLogger(__name__)
 
 OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
+NO_DMS = "The library does not answer direct messages: ask in a server it is in."
 VERIFIER = "catalogue-verify"  # the requester of verification re-reads
 VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
 REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
@@ -75,9 +78,11 @@ class Runner:
         self.redis = redis
         self.client = client
         self.parser = Parser(Context(settings, self.edition, invocation))
+        self.servers = Servers(settings, redis, clock)
         self.limits = Limits(redis, settings, clock)
+        self.quotas = Quotas(redis, clock)
         self.memory = Memory(redis, self.edition.id)
-        self.queued = Queued(settings, self.edition, client, self.memory)
+        self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
         self.verifying: set[asyncio.Task] = set()
 
@@ -103,25 +108,29 @@ class Runner:
         cost = command.spec.cost
         try:
             try:
+                server = await self.servers.get(actor.guild_id)
                 await self.catalogue.check(actor)  # opens the catalogue; refuses the banned
-                verdict = await self.limits.admit(actor.user_id, cost, token)
+                verdict = await self.limits.admit(actor, cost, token, server)
             except REDIS_DOWN:
                 if not command.spec.offline:
                     raise
-                verdict = Verdict(True)  # help needs no Redis: it answers while Redis is down
+                # help needs no Redis: it answers while Redis is down
+                server, verdict = self.servers.defaults, Verdict(True)
+            if not (actor.guild_id or server.dms or actor.is_owner):
+                return r.error(NO_DMS)
             if not verdict.ok:
                 return r.error(verdict.message, quiet=verdict.quiet)
             if admitted is not None:
                 await admitted()
             if cost != READS:
-                return await self._answer(command, actor, _guarded(progress), slash)
-            holding = asyncio.create_task(self._hold(actor.user_id, token))
+                return await self._answer(command, actor, _guarded(progress), slash, server)
+            holding = asyncio.create_task(self._hold(actor, token))
             try:
-                return await self._answer(command, actor, _guarded(progress), slash)
+                return await self._answer(command, actor, _guarded(progress), slash, server)
             finally:
                 holding.cancel()
                 with contextlib.suppress(redis.exceptions.RedisError):
-                    await self.limits.release(actor.user_id, token)
+                    await self.limits.release(actor, token)
         except LibraryError as e:
             return r.error(str(e))
         except REDIS_DOWN as e:
@@ -131,17 +140,19 @@ class Runner:
             log.exception("answering %r failed", command)
             return r.error(OOPS)
 
-    async def _hold(self, user_id: str, token: str) -> None:
+    async def _hold(self, actor: Actor, token: str) -> None:
         """Renew a slot every third of its hold time while its work runs (a hunt can run for
         many job time limits)."""
         while True:
             await asyncio.sleep(self.limits.hold_ms / 3000)
             try:
-                await self.limits.renew(user_id, token)
+                await self.limits.renew(actor, token)
             except redis.exceptions.RedisError as e:  # the work itself will say Redis is gone
-                log.warning("could not renew %s's slot: %s", user_id, e)
+                log.warning("could not renew %s's slot: %s", actor.user_id, e)
 
-    async def _answer(self, command: Command, actor: Actor, progress, slash: bool) -> r.Reply:
+    async def _answer(
+        self, command: Command, actor: Actor, progress, slash: bool, server: ServerSettings
+    ) -> r.Reply:
         edition, cat = self.edition.id, self.catalogue
         match command:
             case c.Help(topic=topic):
@@ -151,10 +162,10 @@ class Runner:
             case c.Read(address=address, prompt=prompt):
                 where = await self._resolve(address, actor)
                 job = jobs.Job.read(where, prompt or DEFAULT_PROMPT, edition=edition)
-                return await self.queued.read(job, actor, progress)
+                return await self.queued.read(job, actor, progress, server)
             case c.Random(prompt=prompt):
                 job = jobs.Job.random(prompt or DEFAULT_PROMPT, edition=edition, rng=self.rng)
-                return await self.queued.read(job, actor, progress)
+                return await self.queued.read(job, actor, progress, server)
             case c.Next(prompt=prompt) | c.Prev(prompt=prompt):
                 last = await self.memory.last(actor.user_id)
                 if last is None:
@@ -165,14 +176,16 @@ class Runner:
                     )
                 step = self.neighbour(command.spec.name, last[0], prompt or last[1])
                 job = jobs.Job.read(step.address, step.prompt, edition=edition)
-                return await self.queued.read(job, actor, progress)
+                return await self.queued.read(job, actor, progress, server)
             case c.Page(address=address, page=number):
                 job = jobs.Job.draw(await self._resolve(address, actor), number, edition=edition)
-                return await self.queued.read(job, actor, progress)
+                return await self.queued.read(job, actor, progress, server)
             case c.Hunt(prompt=prompt):
-                return await self.queued.hunt(command, prompt or DEFAULT_PROMPT, actor, progress)
+                return await self.queued.hunt(
+                    command, prompt or DEFAULT_PROMPT, actor, progress, server
+                )
             case c.Share():
-                return await self._share(command, actor)
+                return await self._share(command, actor, server)
             case c.Show(id=n):
                 d = await cat.discoveries.show(n, actor)
                 return cr.discovery(d, actor.user_id, moderator=actor.moderates(d.guild_id))
@@ -196,7 +209,7 @@ class Runner:
                 await cat.moderation.report(actor, item, reason)
                 return r.note(f"Thank you: this server's moderators will look at {item}.")
             case c.Bookmark(name=name, address=address):
-                return await self._bookmark(name, address, actor)
+                return await self._bookmark(name, address, actor, server)
             case c.Bookmarks(person=person, page=number):
                 user, name = (await cat.person(person.user_id, person.name)) if person else ("", "")
                 own = user in ("", actor.user_id)
@@ -221,6 +234,14 @@ class Runner:
                 return cr.mod_log(command, await cat.moderation.log(actor, number))
             case c.ModBans():
                 return cr.bans(await cat.moderation.bans(actor))
+            case c.Quota():
+                return replies.quota(await self.quotas.usage(actor, server))
+            case c.ConfigShow():
+                return replies.config(server, self.servers.defaults, actor.guild_id)
+            case c.ConfigSet(key=key, value=value):
+                return await self._configure(actor, key, value)
+            case c.ConfigReset(key=key):
+                return await self._configure(actor, key, None)
         raise AssertionError(f"no case for {command!r}")  # every command in catalog.py has one
 
     # -- what several commands share
@@ -267,7 +288,11 @@ class Runner:
         except REDIS_DOWN:
             return r.error(str(QueueUnreachable()))
 
-    async def _share(self, command: c.Share, actor: Actor) -> r.Reply:
+    async def _configure(self, actor: Actor, key: str, value: str | None) -> r.Reply:
+        old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
+        return r.note(f"{key}: {old} → {new}. It applies from the next command.")
+
+    async def _share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
         cat = self.catalogue
         if command.address:
             address, prompt = await self._resolve(command.address, actor), DEFAULT_PROMPT
@@ -284,7 +309,14 @@ class Runner:
         if not result.ok:
             return r.error(result.error)
         shared = await cat.discoveries.share(
-            actor, self.edition, job.address, job.prompt, job.max_tokens, result, command.title
+            actor,
+            self.edition,
+            job.address,
+            job.prompt,
+            job.max_tokens,
+            result,
+            command.title,
+            WordFilter(server.filter_words),
         )
         d = shared.discovery
         if not shared.new:
@@ -332,9 +364,12 @@ class Runner:
             for task in list(self.verifying):
                 task.cancel()
 
-    async def _bookmark(self, name: str, address: str, actor: Actor) -> r.Reply:
+    async def _bookmark(
+        self, name: str, address: str, actor: Actor, server: ServerSettings
+    ) -> r.Reply:
         cat = self.catalogue
-        mark, new = await cat.bookmarks.create(actor, name, await self._resolve(address, actor))
+        where = await self._resolve(address, actor)
+        mark, new = await cat.bookmarks.create(actor, name, where, WordFilter(server.filter_words))
         said = "now stands for" if new else "now points to"
         text = f"{mark.ref} {said} {mark.address}: {self.invocation}read {mark.ref}."
         if mark.status == PUBLISHED:

@@ -27,10 +27,9 @@ from babel_core.settings import Settings
 
 from ..commands.arguments import Context
 from ..commands.runner import Runner
-from .checks import ChannelNotAllowed
 from .cog import ShelfCog
 from .expeditions import forward_to_review_channel
-from .slash import shelf_group
+from .slash import shelf_groups
 from .ui import ShelfButton
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,8 @@ class ShelfBot(commands.AutoShardedBot):
             "discoveries": cog.complete_discoveries,
         }
         ctx = Context(self.settings, self.runner.edition, self.invocation)
-        self.tree.add_command(shelf_group(ctx, cog.slash, complete))
+        for group in shelf_groups(ctx, cog.slash, complete):
+            self.tree.add_command(group)
         self.add_dynamic_items(ShelfButton)
         if self.settings.review_channel:
             self._review = asyncio.create_task(forward_to_review_channel(self), name="review")
@@ -127,8 +127,8 @@ class ShelfBot(commands.AutoShardedBot):
 
     async def on_command_error(self, ctx: commands.Context, error: Exception) -> None:
         """Errors discord.py raises around the typed command (the cog answers its own)."""
-        if isinstance(error, commands.CommandNotFound | ChannelNotAllowed):
-            return  # someone else's command; a channel the library does not answer in
+        if isinstance(error, commands.CommandNotFound):
+            return  # someone else's command
         log.error("command %s failed", ctx.command, exc_info=error)
 
 

@@ -1,21 +1,19 @@
-"""Real checks for the Discord commands (they refuse to run, not only hide a command).
+"""Who may do what, and where the bot answers, from Discord's own facts and the server's settings.
 
-The channel allowlist (BABEL_CHANNELS): empty means every channel the bot can see. Otherwise
-the bot answers only in the listed channels and in threads whose parent is listed; a server
-none of whose channels is listed gets no answers at all. Direct messages are always answered
-(they disturb nobody). Channel ids are unique across Discord, so one list serves every server.
+The channel allowlist (a server's `channels` setting, BABEL_CHANNELS by default): empty means
+every channel the bot can see. Otherwise the bot answers only in the listed channels and in
+threads whose parent is listed; typed commands elsewhere get no answer at all, slash commands a
+private "not in this channel". Direct messages are answered unless the owners turned them off
+(the runner refuses those).
+
+Moderators of a server: Manage Messages there, or one of its moderator roles (the server's
+`mod-roles` setting: role ids; BABEL_MOD_ROLE, a name or id, by default). Admins: Manage Server
+there; they change the server's settings. Never in a direct message: the bot's owners act there.
 """
 
 from __future__ import annotations
 
-from discord.ext import commands
-
 NOT_HERE = "The library does not answer in this channel; ask the server's moderators where it does."
-
-
-class ChannelNotAllowed(commands.CheckFailure):
-    def __init__(self) -> None:
-        super().__init__(NOT_HERE)
 
 
 def channel_allowed(allowed: tuple[str, ...], guild, channel) -> bool:
@@ -29,19 +27,18 @@ def channel_allowed(allowed: tuple[str, ...], guild, channel) -> bool:
     return not ids.isdisjoint(allowed)
 
 
-def in_allowed_channel(ctx: commands.Context) -> bool:
-    """The allowlist as a check (the cog's `cog_check`); raises ChannelNotAllowed."""
-    if not channel_allowed(ctx.bot.settings.allowed_channels, ctx.guild, ctx.channel):
-        raise ChannelNotAllowed()
-    return True
-
-
-def is_moderator(user, guild, role: str = "") -> bool:
-    """May `user` moderate `guild`: Manage Messages there, or the moderator role (BABEL_MOD_ROLE,
-    a role name or id). Never in a direct message (the bot's owners moderate those)."""
+def is_moderator(user, guild, roles: tuple[str, ...] = ()) -> bool:
+    """May `user` moderate `guild`: Manage Messages there, or one of its moderator roles (ids,
+    or names)."""
     if guild is None:
         return False
     permissions = getattr(user, "guild_permissions", None)
     if permissions is not None and permissions.manage_messages:
         return True
-    return bool(role) and any(role in (str(r.id), r.name) for r in getattr(user, "roles", ()))
+    return any(str(r.id) in roles or r.name in roles for r in getattr(user, "roles", ()))
+
+
+def is_admin(user, guild) -> bool:
+    """May `user` change `guild`'s settings: Manage Server (or Administrator) there."""
+    permissions = getattr(user, "guild_permissions", None)
+    return guild is not None and permissions is not None and permissions.manage_guild

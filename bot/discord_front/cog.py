@@ -28,7 +28,7 @@ from ..catalogue.bookmarks import SIGIL
 from ..commands.arguments import CommandError, Person
 from ..commands.catalog import COMMANDS, Command
 from ..commands.runner import OOPS
-from .checks import NOT_HERE, channel_allowed, in_allowed_channel, is_moderator
+from .checks import NOT_HERE, channel_allowed, is_admin, is_moderator
 from .respond import EditThrottle, InteractionResponder, MessageResponder, Responder
 from .ui import PromptModal
 
@@ -51,16 +51,24 @@ class ShelfCog(commands.Cog, name="Shelf"):
     def runner(self):
         return self.bot.runner
 
-    def actor(self, user, guild) -> Actor:
-        """Who asks: a moderator of this guild (checks.py), an owner (settings.owner_ids)."""
-        settings = self.bot.settings
-        return Actor(
+    async def place(self, user, guild, channel) -> tuple[Actor, bool]:
+        """Who asks (a moderator or admin of this guild: checks.py; an owner:
+        settings.owner_ids), and whether the library answers in this channel; both by the
+        server's settings as they are now."""
+        guild_id = str(guild.id) if guild is not None else ""
+        try:
+            server = await self.runner.servers.get(guild_id)
+        except Exception:  # Redis away: the runner says so (help still answers)
+            server = self.runner.servers.defaults
+        actor = Actor(
             str(user.id),
             getattr(user, "display_name", None) or str(user),
-            str(guild.id) if guild is not None else "",
-            is_moderator=is_moderator(user, guild, settings.moderator_role),
-            is_owner=str(user.id) in settings.owner_ids,
+            guild_id,
+            is_moderator=is_moderator(user, guild, server.mod_roles),
+            is_owner=str(user.id) in self.bot.settings.owner_ids,
+            is_admin=is_admin(user, guild),
         )
+        return actor, channel_allowed(server.channels, guild, channel)
 
     async def answer(
         self, responder: Responder, command: Command, actor: Actor, slash: bool = False
@@ -73,12 +81,12 @@ class ShelfCog(commands.Cog, name="Shelf"):
 
     # -- typed: !shelf …
 
-    async def cog_check(self, ctx: commands.Context) -> bool:
-        return in_allowed_channel(ctx)
-
     @commands.command(name="shelf")
     async def shelf(self, ctx: commands.Context, *, text: str = "") -> None:
         """The Model Library of Babel (!shelf help lists every command)."""
+        actor, allowed = await self.place(ctx.author, ctx.guild, ctx.channel)
+        if not allowed:
+            return  # a channel the library does not answer in: typed commands get no answer
         responder = MessageResponder(ctx.message, self.throttle)
         try:
             command = self.runner.parser.parse(text)
@@ -89,7 +97,7 @@ class ShelfCog(commands.Cog, name="Shelf"):
             log.exception("parsing %r failed", text)
             await responder.show(r.error(OOPS))
             return
-        await self.answer(responder, command, self.actor(ctx.author, ctx.guild))
+        await self.answer(responder, command, actor)
 
     # -- slash: /shelf …
 
@@ -98,7 +106,8 @@ class ShelfCog(commands.Cog, name="Shelf"):
         spec = COMMANDS[name].spec
         responder = InteractionResponder(interaction, self.throttle, private=spec.private)
         try:
-            if not self._allowed(interaction):
+            actor, allowed = await self._place(interaction)
+            if not allowed:
                 await responder.show(r.error(NOT_HERE))
                 return
             values = {k: _person(v) for k, v in options.items()}
@@ -110,16 +119,16 @@ class ShelfCog(commands.Cog, name="Shelf"):
             log.exception("/shelf %s failed", name)
             await responder.show(r.error(OOPS))
             return
-        await self.answer(responder, command, self.actor(interaction.user, interaction.guild), True)
+        await self.answer(responder, command, actor, True)
 
     # -- buttons and the modal
 
     async def click(self, interaction: discord.Interaction, button: r.Button) -> None:
         """A button under a reply: Cancel answers at once; the others run their command."""
         responder = InteractionResponder(interaction, self.throttle, private=True)
-        actor = self.actor(interaction.user, interaction.guild)
         try:
-            if not self._allowed(interaction):
+            actor, allowed = await self._place(interaction)
+            if not allowed:
                 await responder.show(r.error(NOT_HERE))
             elif button.action == r.CANCEL:
                 await responder.show(await self.runner.cancel(button.job_id, button.owner, actor))
@@ -143,15 +152,15 @@ class ShelfCog(commands.Cog, name="Shelf"):
     async def submit_prompt(self, interaction: discord.Interaction, address: str, prompt: str):
         responder = InteractionResponder(interaction, self.throttle, private=False)
         try:
+            actor, _ = await self._place(interaction)
             command = self.runner.parser.build("read", {"address": address, "prompt": prompt})
         except CommandError as e:
             await responder.show(r.error(str(e)))
             return
-        await self.answer(responder, command, self.actor(interaction.user, interaction.guild))
+        await self.answer(responder, command, actor)
 
-    def _allowed(self, interaction: discord.Interaction) -> bool:
-        allowed = self.bot.settings.allowed_channels
-        return channel_allowed(allowed, interaction.guild, interaction.channel)
+    async def _place(self, interaction: discord.Interaction) -> tuple[Actor, bool]:
+        return await self.place(interaction.user, interaction.guild, interaction.channel)
 
     # -- autocomplete (must answer within 3 s, or not at all)
 

@@ -1,6 +1,6 @@
 """The `/shelf` slash commands, made from the command table (bot/commands/catalog.py).
 
-Each command class becomes one slash subcommand (`mod …` ones a subcommand group): its fields
+Each command class becomes one slash subcommand (`mod …` ones under `/shelf-mod`): its fields
 become options, each typed, bounded, described and given choices or autocomplete by its kind
 of argument (bot/commands/arguments.py: `Arg.slash`). Required options are declared required.
 A slash command's options go to the parser as they are (`Parser.build`), never through text.
@@ -71,14 +71,13 @@ def _command(name: str, ctx: Context, handle: Handler, complete: dict[str, Compl
     )
 
 
-def shelf_group(ctx: Context, handle: Handler, complete: dict[str, Completer]):
-    """The `/shelf` group with every command; `handle(interaction, name, options)` answers."""
-    group = app_commands.Group(name="shelf", description="The Model Library of Babel")
-    subgroups = {
-        word: app_commands.Group(name=word, description=summary[:100], parent=group)
-        for word, summary in GROUPS.items()
-    }
+def shelf_groups(ctx: Context, handle: Handler, complete: dict[str, Completer]):
+    """`/shelf` with every command, and `/shelf-mod`, `/shelf-config` with their groups'
+    (catalog.slash_name); `handle(interaction, name, options)` answers."""
+    groups = {"": app_commands.Group(name="shelf", description="The Model Library of Babel")}
+    for word, summary in GROUPS.items():
+        groups[word] = app_commands.Group(name=f"shelf-{word}", description=summary[:100])
     for name in COMMANDS:
-        parent = subgroups.get(name.split()[0], group) if " " in name else group
-        parent.add_command(_command(name, ctx, handle, complete))
-    return group
+        group, _, _ = name.rpartition(" ")
+        groups[group].add_command(_command(name, ctx, handle, complete))
+    return list(groups.values())
