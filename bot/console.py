@@ -39,6 +39,12 @@ PROMPT = "shelf> "
 RULE = "─" * 60
 QUIT = ("quit", "exit")
 SPIN = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+# `--workers 0` and no worker alive: said at once, or readings would wait in silence
+NO_WORKER = (
+    "shelf: no worker is serving this library: start one in another terminal with "
+    "`shelf worker` (same BABEL_DATA_DIR or REDIS_URL), or leave out --workers 0; "
+    "until then readings wait in the queue"
+)
 
 
 @dataclass(frozen=True)
@@ -328,6 +334,8 @@ def run(
             lines = stdin
         with asyncio.Runner() as runner:
             try:
+                if not running and not runner.run(client.workers_alive()):
+                    print(NO_WORKER, file=stderr, flush=True)
                 return console.loop(runner, lines)
             finally:
                 runner.run(core.catalogue.settle())  # finish verifying what was shared

@@ -1,0 +1,228 @@
+"""Checking what `shelf` was asked before any work, and answering every failure in one line.
+
+Every subcommand's arguments pass through here before a handler runs: option values by their
+argparse `type=` (each says what it accepts: "a reading has 1 to 256 new tokens, not '0'"),
+then the checks that need several arguments or the machine (`check_*`): the prompt's limits,
+a CUDA device that exists, output paths that can be written and are not in the way. A
+failure is a `LibraryError`, which `answer` prints as one line (`shelf: …`) with exit status
+2; Ctrl-C anywhere is one line and 130. A check that fails costs a few milliseconds: nothing
+here imports torch, except `check_device` when CUDA is asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .edition import DEFAULT_PROMPT, Edition
+from .errors import LibraryError
+from .settings import DEVICES
+from .settings import device as _device
+
+BAD_INPUT = 2  # exit status: the request cannot be served as asked (argparse's, too)
+INTERRUPTED = 130  # exit status after Ctrl-C (128 + SIGINT), as shells report it
+
+
+class UsageError(LibraryError, ValueError):
+    """Arguments that cannot be used together, or an output path that cannot be written."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with every error on one line, as the library's: `shelf: --max-tokens: …`."""
+
+    def error(self, message: str):
+        unknown = re.match(
+            r"argument COMMAND: invalid choice: '(.*)' \(choose from (.*)\)", message
+        )
+        if unknown:
+            commands = unknown[2].replace("'", "")
+            message = f"there is no command {_shown(unknown[1])}; the commands are {commands}"
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        if not message.startswith("-"):  # argparse's own (unknown, missing): where to look
+            message += f" (see {self.prog} --help)"
+        self.exit(BAD_INPUT, f"shelf: {message}\n")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:39] + "…")
+
+
+def bounded(rule: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high]; `rule` says so in words, with {low}
+    and {high} ("a hunt reads {low} to {high} volumes")."""
+    said = rule.format(low=f"{low:,}", high=f"{high:,}")
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\s*[-+]?[0-9]{1,30}\s*", text) or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{said}, not {_shown(text)}")
+        return int(text)
+
+    parse.__name__ = "number"  # argparse names the type in some messages
+    return parse
+
+
+def device(text: str) -> str:
+    """An argparse type: cpu, cuda or cuda:N (whether CUDA is here is check_device's part)."""
+    try:
+        return _device(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {DEVICES}, not {_shown(text)}") from None
+
+
+def scorer(text: str) -> str:
+    """An argparse type: a scorer's name (babel_core.scorers), lowercased."""
+    from .scorers import get_scorer
+
+    try:
+        get_scorer(text)
+    except LibraryError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.strip().lower()
+
+
+def name(text: str) -> str:
+    """An argparse type: a worker's name, non-empty, without spaces or control characters."""
+    if not re.fullmatch(r"[\w.:@+-]{1,100}", text):
+        raise argparse.ArgumentTypeError(
+            f"a worker's name has 1 to 100 letters, digits and . : @ + - _, not {_shown(text)}"
+        )
+    return text
+
+
+# -- checks that need more than one argument, or the machine
+
+
+def check_device(device: str) -> str:
+    """The device, if this machine has it: CUDA asked for where torch sees none is refused
+    here, before anything is built (torch would say "Torch not compiled with CUDA enabled")."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("no CUDA on this machine: use --device cpu")
+        count, index = torch.cuda.device_count(), int(device.partition(":")[2] or 0)
+        if index >= count:
+            raise UsageError(
+                f"there is no {device}: this machine has {count} GPU{'s' * (count != 1)} "
+                f"(cuda:0 to cuda:{count - 1})"
+            )
+    return device
+
+
+def check_prompt(edition: Edition, words: list[str] | None) -> str:
+    """The prompt from its words (`shelf random Once upon a time` needs no quotes), or the
+    default one; an empty prompt, or one over the limits (edition.prompt_too_long), is
+    refused before the library opens."""
+    if not words:
+        return DEFAULT_PROMPT
+    prompt = " ".join(words)
+    if not prompt.strip():
+        raise UsageError(
+            f'the prompt is empty: write a few words, or leave it out to read "{DEFAULT_PROMPT}"'
+        )
+    from .vocab import encode_prompt
+
+    encode_prompt(edition, prompt)  # PromptError: too long
+    return prompt
+
+
+def _probe(folder: Path, what: str) -> None:
+    """Whether a file can be made in `folder` (by making an unnamed one: root passes every
+    permission test, yet cannot write to /proc)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"cannot write {what}: no new file can be made in {folder} ({e.strerror})"
+        ) from None
+
+
+def check_output_file(path: str, force: bool, what: str = "the file") -> Path:
+    """An output file, checked before the work that fills it: its folder exists and takes new
+    files, and nothing is in the way (an existing file only with --force; never a folder)."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"{path} is a folder: give the name of the file to write")
+    if target.exists() and not force:
+        raise UsageError(f"{path} already exists: give another name, or --force to replace it")
+    parent = target.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {path}: there is no folder {parent}")
+    _probe(parent, f"{what} {path}")
+    return target
+
+
+def check_output_folder(path: str, force: bool, what: str = "the volume") -> Path:
+    """An output folder, checked before the work that fills it: a folder that holds files
+    (another volume, perhaps) only with --force; the nearest existing folder above it must
+    take new files (missing folders are made)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{path} is a file, not a folder: give a folder to save {what} in")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise UsageError(
+            f"{path} is a folder that holds files already: give a new or empty folder, "
+            "or --force to write the volume's files over the ones there"
+        )
+    above = target
+    while not above.exists():
+        above = above.parent
+    if not above.is_dir():
+        raise UsageError(f"cannot save {what} in {path}: {above} is a file, not a folder")
+    _probe(above, f"{what} to {path}")
+    return target
+
+
+def check_input_file(path: str, what: str) -> Path:
+    """An input file that exists and is a file (its contents are the reader's to judge)."""
+    source = Path(path)
+    if not source.exists():
+        raise UsageError(f"there is no {what} {path}")
+    if not source.is_file():
+        raise UsageError(f"{path} is a folder, not a {what}")
+    if not os.access(source, os.R_OK):
+        raise UsageError(f"cannot read the {what} {path}: permission denied")
+    return source
+
+
+# -- answering
+
+
+def say(message: str) -> None:
+    """One line on stderr: `shelf: message` (newlines in a message are flattened)."""
+    print(f"shelf: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
+def answer(run: Callable[[], int]) -> int:
+    """run() with every failure a person can cause answered in one line: LibraryError (bad
+    input, a missing file, the queue unreachable) and OSError (a disk full, a permission) as
+    exit status 2; Ctrl-C as "interrupted" and 130. Anything else is a bug in the library and
+    keeps its traceback."""
+    try:
+        return run()
+    except LibraryError as e:
+        say(str(e))
+    except KeyboardInterrupt:
+        say("interrupted")
+        return INTERRUPTED
+    except BrokenPipeError:  # `shelf about | head -1`: the reader has gone; nothing to say
+        _quiet_stdout()
+        return BAD_INPUT
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        say(f"{where}{e.strerror or e}")
+    except MemoryError:
+        say("out of memory: try a smaller --batch, or the tiny edition")
+    return BAD_INPUT
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
