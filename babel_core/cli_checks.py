@@ -15,7 +15,6 @@ import argparse
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,10 +106,8 @@ def check_device(device: str) -> str:
             raise UsageError("no CUDA on this machine: use --device cpu")
         count, index = torch.cuda.device_count(), int(device.partition(":")[2] or 0)
         if index >= count:
-            raise UsageError(
-                f"there is no {device}: this machine has {count} GPU{'s' * (count != 1)} "
-                f"(cuda:0 to cuda:{count - 1})"
-            )
+            names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
+            raise UsageError(f"there is no {device}: this machine's GPUs are {names}")
     return device
 
 
@@ -134,6 +131,8 @@ def check_prompt(edition: Edition, words: list[str] | None) -> str:
 def _probe(folder: Path, what: str) -> None:
     """Whether a file can be made in `folder` (by making an unnamed one: root passes every
     permission test, yet cannot write to /proc)."""
+    import tempfile
+
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
