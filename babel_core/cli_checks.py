@@ -180,13 +180,15 @@ def check_output_folder(path: str, force: bool, what: str = "the volume") -> Pat
 
 def check_input_file(path: str, what: str) -> Path:
     """An input file that exists and is a file (its contents are the reader's to judge)."""
-    source = Path(path)
+    source, problem = Path(path), ""
     if not source.exists():
-        raise UsageError(f"there is no {what} {path}")
-    if not source.is_file():
-        raise UsageError(f"{path} is a folder, not a {what}")
-    if not os.access(source, os.R_OK):
-        raise UsageError(f"cannot read the {what} {path}: permission denied")
+        problem = "there is no such file"
+    elif not source.is_file():
+        problem = "it is a folder"
+    elif not os.access(source, os.R_OK):
+        problem = "permission denied"
+    if problem:
+        raise UsageError(f"cannot read the {what} {path}: {problem}")
     return source
 
 

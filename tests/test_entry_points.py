@@ -127,8 +127,8 @@ ARGUMENTS += [
     *(case("random", p, "--edition", "tiny", says=s) for p, s in PROMPTS),
     *(case("hunt", "8", p, "--edition", "tiny", says=s) for p, s in PROMPTS[2:]),
     case("read", "--edition", "tiny", says="which volume\\? give an address"),
-    case("read", "--slip", "nothing.slip", says="there is no call slip nothing.slip"),
-    case("read", "--slip", "a-folder", says="a-folder is a folder, not a call slip"),
+    case("read", "--slip", "nothing.slip", says="cannot read the call slip nothing.slip: there is no such file"),
+    case("read", "--slip", "a-folder", says="cannot read the call slip a-folder: it is a folder"),
     case("read", "--slip", "junk.txt", says=r"junk.txt is not a call slip \(a call slip's first"),
     case("read", "--slip", "broken.slip", says="broken.slip has a damaged header"),
     case("read", "--slip", "truncated.slip", says="the call slip is truncated or padded"),
@@ -188,8 +188,8 @@ ARGUMENTS += [
     case("export", "/nonexistent/dir/b.jsonl", says="no folder /nonexistent/dir"),
     case("export", "/proc/b.jsonl", says="no new file can be made in /proc"),
     case("import", says="the following arguments are required: file"),
-    case("import", "nothing.jsonl", says="there is no backup nothing.jsonl"),
-    case("import", "a-folder", says="a-folder is a folder, not a backup"),
+    case("import", "nothing.jsonl", says="cannot read the backup nothing.jsonl: there is no such file"),
+    case("import", "a-folder", says="cannot read the backup a-folder: it is a folder"),
 ]
 
 # -- bad settings: each with every command (and a bare `shelf`), which must all stop at start
