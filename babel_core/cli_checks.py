@@ -202,9 +202,9 @@ def say(message: str) -> None:
 
 def answer(run: Callable[[], int]) -> int:
     """run() with every failure a person can cause answered in one line: LibraryError (bad
-    input, a missing file, the queue unreachable) and OSError (a disk full, a permission) as
-    exit status 2; Ctrl-C as "interrupted" and 130. Anything else is a bug in the library and
-    keeps its traceback."""
+    input, a missing file, the queue unreachable), OSError (a disk full, a permission) and
+    Redis out of reach as exit status 2; Ctrl-C as "interrupted" and 130. Anything else is a
+    bug in the library and keeps its traceback."""
     try:
         return run()
     except LibraryError as e:
@@ -220,7 +220,20 @@ def answer(run: Callable[[], int]) -> int:
         say(f"{where}{e.strerror or e}")
     except MemoryError:
         say("out of memory: try a smaller --batch, or the tiny edition")
+    except Exception as e:
+        if not _redis_away(e):
+            raise
+        say(f"cannot reach Redis (REDIS_URL, or the embedded one in BABEL_DATA_DIR): {e}")
     return BAD_INPUT
+
+
+def _redis_away(error: Exception) -> bool:
+    """Whether the error is redis-py's for a server out of reach (imported only if loaded)."""
+    if "redis" not in sys.modules:
+        return False
+    import redis
+
+    return isinstance(error, (redis.ConnectionError, redis.TimeoutError))
 
 
 def _quiet_stdout() -> None:

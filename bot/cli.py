@@ -48,9 +48,17 @@ def check_export(args) -> None:
 
 
 def cmd_export(args) -> int:
+    """A failed export leaves no file behind: half a backup looks like a whole one."""
+    from pathlib import Path
+
     from .catalogue import store_io
 
-    count = store_io.run_export(args.settings, args.file)
+    try:
+        count = store_io.run_export(args.settings, args.file)
+    except BaseException:
+        if args.file != "-":
+            Path(args.file).unlink(missing_ok=True)
+        raise
     print(f"exported {count:,} keys to {args.file}", file=sys.stderr if args.file == "-" else None)
     return 0
 

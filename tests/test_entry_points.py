@@ -29,6 +29,7 @@ BIN = Path(sys.executable).with_name("shelf")  # the installed console script
 SHELF = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "bot.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 LONG = "z" * 63 + "-w1-s1-v1"  # past the written reach (address.reachable)
+NOBODY = "redis://127.0.0.1:1/0"  # a Redis URL where no server listens
 NO_CUDA = r"no CUDA on this machine: use --device cpu|there is no cuda:99"
 
 
@@ -127,7 +128,7 @@ ARGUMENTS += [
     *(case("random", p, "--edition", "tiny", says=s) for p, s in PROMPTS),
     *(case("hunt", "8", p, "--edition", "tiny", says=s) for p, s in PROMPTS[2:]),
     case("read", "--edition", "tiny", says="which volume\\? give an address"),
-    case("read", "--slip", "nothing.slip", says="cannot read the call slip nothing.slip: there is no such file"),
+    case("read", "--slip", "nothing.slip", says="the call slip nothing.slip: there is no"),
     case("read", "--slip", "a-folder", says="cannot read the call slip a-folder: it is a folder"),
     case("read", "--slip", "junk.txt", says=r"junk.txt is not a call slip \(a call slip's first"),
     case("read", "--slip", "broken.slip", says="broken.slip has a damaged header"),
@@ -188,8 +189,12 @@ ARGUMENTS += [
     case("export", "/nonexistent/dir/b.jsonl", says="no folder /nonexistent/dir"),
     case("export", "/proc/b.jsonl", says="no new file can be made in /proc"),
     case("import", says="the following arguments are required: file"),
-    case("import", "nothing.jsonl", says="cannot read the backup nothing.jsonl: there is no such file"),
+    case("import", "nothing.jsonl", says="cannot read the backup nothing.jsonl: there is no"),
     case("import", "a-folder", says="cannot read the backup a-folder: it is a folder"),
+    *(  # Redis out of reach (nothing listens on port 1): one line, and no half-written backup
+        case(*argv, says="cannot reach Redis|queue is unreachable", REDIS_URL=NOBODY)
+        for argv in (GOOD["export"], GOOD["import"], ["console", "--edition", "tiny"])
+    ),
 ]
 
 # -- bad settings: each with every command (and a bare `shelf`), which must all stop at start
