@@ -9,9 +9,9 @@
 A run is: parse the arguments (each option's type checks its value), read the settings
 (`Settings.from_env`, which checks every variable), run the subcommand's `prepare` (the checks
 that need several arguments, the machine or the file system: cli_checks.py), and only then its
-handler, which does the work. Every failure on the way is one line and exit status 2
-(`cli_checks.answer`). Commands that need no model (`about`, a bad argument) answer without
-importing torch or transformers; everything heavy is imported inside the handlers.
+handler, which does the work and prints with cli_show.py. Every failure on the way is one line
+and exit status 2 (`cli_checks.answer`). Commands that need no model (`about`, a bad argument)
+answer without importing torch or transformers; everything heavy is imported in the handlers.
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ from contextlib import contextmanager
 
 from . import cli_checks as checks
 from . import cli_show as show
-from .address import AddressError, parse_address, random_address, reachable, volumes_of
+from .address import random_address
 from .edition import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, EDITIONS, MAX_TOKENS_CAP, get_edition
 from .jobs import HUNT_TOP_CAP, SEED_LIMIT, SEED_RULE
 from .settings import MAX_BATCH, Settings
 
 DEFAULT_TOP = 5  # hunt.DEFAULT_TOP (hunt.py imports asyncio: not worth it to parse arguments)
-MAX_HUNT = 1_000_000  # volumes in one `shelf hunt` (no caps here, but days of reading)
-_COUNT = r"[-+]?[0-9][0-9,._]*"  # a hunt's first word that is meant as a count
 
 
 @contextmanager
@@ -58,32 +56,7 @@ def _reader(args):
         return FastReader(get_edition(args.edition), device=args.device)
 
 
-# -- checks (before any work) and handlers, command by command
-
-
-def check_read(args) -> None:
-    edition = get_edition(args.edition)
-    words = args.words
-    if args.slip:
-        from .slip import read_slip
-
-        if args.address is not None:  # `read --slip FILE PROMPT…`: the first word is prompt
-            try:
-                parse_address(args.address)
-            except AddressError:
-                words = [args.address, *words]
-            else:
-                raise checks.UsageError("give an address or --slip FILE, not both")
-        checks.check_input_file(args.slip, "call slip")
-        edition, args.target = read_slip(args.slip, edition if args.edition_given else None)
-        args.edition, args.where = edition.name, f"slip {args.slip}"
-    elif not args.address:
-        raise AddressError("which volume? give an address such as babel-w3-s2-v17, or --slip FILE")
-    else:
-        args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
-        args.where = str(args.target)
-    args.prompt = checks.check_prompt(edition, words)
-    checks.check_device(args.device)
+# -- the handlers: the work, once cli_checks has checked what it needs
 
 
 def cmd_read(args) -> int:
@@ -94,11 +67,6 @@ def cmd_read(args) -> int:
     return 0
 
 
-def check_random(args) -> None:
-    args.prompt = checks.check_prompt(get_edition(args.edition), args.words)
-    checks.check_device(args.device)
-
-
 def cmd_random(args) -> int:
     address = random_address()
     reader = _reader(args)
@@ -106,13 +74,6 @@ def cmd_random(args) -> int:
         reading = reader.read(address, args.prompt, args.max_tokens)
     show.reading(args, str(address), args.prompt, reading)
     return 0
-
-
-def check_save(args) -> None:
-    edition = get_edition(args.edition)
-    args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
-    checks.check_output_folder(args.folder, args.force)
-    checks.check_device(args.device)
 
 
 def cmd_save(args) -> int:
@@ -134,14 +95,6 @@ def cmd_save(args) -> int:
     return 0
 
 
-def check_locate(args) -> None:
-    from .locate import checkpoint_file
-
-    args.source = checkpoint_file(args.checkpoint)
-    if args.slip:
-        checks.check_output_file(args.slip, args.force, "the call slip")
-
-
 def cmd_locate(args) -> int:
     from .locate import load_state_dict, locate
     from .slip import write_slip
@@ -157,23 +110,6 @@ def cmd_locate(args) -> int:
         bar.update()
     show.located(args, edition, found)
     return 0
-
-
-def check_hunt(args) -> None:
-    """`shelf hunt [COUNT] [PROMPT…]`: a first word that looks like a number is the count (and
-    must be one: `shelf hunt -3` is refused, not read as a prompt); the rest is the prompt."""
-    import re
-
-    words, args.count = list(args.words), None
-    if words and re.fullmatch(_COUNT, words[0]):
-        try:
-            args.count = checks.bounded("a hunt reads {low} to {high} volumes", 1, MAX_HUNT)(
-                words.pop(0)
-            )
-        except argparse.ArgumentTypeError as e:
-            raise checks.UsageError(str(e)) from None
-    args.prompt = checks.check_prompt(get_edition(args.edition), words)
-    checks.check_device(args.device)
 
 
 def cmd_hunt(args) -> int:
@@ -209,11 +145,6 @@ def cmd_hunt(args) -> int:
 def cmd_about(args) -> int:
     show.about(args, get_edition(args.edition))
     return 0
-
-
-def check_worker(args) -> None:
-    if not args.check:
-        checks.check_device(args.device or args.settings.device)
 
 
 def cmd_worker(args) -> int:
@@ -301,20 +232,20 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("address", nargs="?", help="e.g. babel-w3-s2-v17 or babel:3:2:17")
     _prompt(p)
     p.add_argument("--slip", help="read the full address in this call slip file")
-    p.set_defaults(handler=cmd_read, prepare=check_read)
+    p.set_defaults(handler=cmd_read, prepare=checks.check_read)
     p = sub.add_parser("random", parents=[common], help="open a random volume in the near wing")
     _prompt(p)
-    p.set_defaults(handler=cmd_random, prepare=check_random)
+    p.set_defaults(handler=cmd_random, prepare=checks.check_random)
     p = sub.add_parser("locate", parents=[common], help="find the address of a checkpoint")
     p.add_argument("checkpoint", help="a transformers folder, .safetensors or torch file")
     p.add_argument("--slip", help="write the full address to this call slip file")
     _force(p, "a slip file")
-    p.set_defaults(handler=cmd_locate, prepare=check_locate)
+    p.set_defaults(handler=cmd_locate, prepare=checks.check_locate)
     p = sub.add_parser("save", parents=[common], help="save a volume as a transformers folder")
     p.add_argument("address")
     p.add_argument("folder")
     _force(p, "the files of a volume")
-    p.set_defaults(handler=cmd_save, prepare=check_save)
+    p.set_defaults(handler=cmd_save, prepare=checks.check_save)
     p = sub.add_parser(
         "hunt", parents=[common], help="read many random volumes here and show the best"
     )
@@ -342,7 +273,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         type=checks.bounded("a batch holds {low} to {high} volumes", 1, MAX_BATCH),
         help="volumes read at once (default BABEL_WORKER_BATCH)",
     )
-    p.set_defaults(handler=cmd_hunt, prepare=check_hunt)
+    p.set_defaults(handler=cmd_hunt, prepare=checks.check_hunt)
     p = sub.add_parser("about", parents=[common], help="how big the library is")
     p.set_defaults(handler=cmd_about)
     p = sub.add_parser(
@@ -367,7 +298,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         help="exit 0 if this host's worker (or the one named by --name) sent a heartbeat "
         "recently, else 1 (healthchecks)",
     )
-    p.set_defaults(handler=cmd_worker, prepare=check_worker)
+    p.set_defaults(handler=cmd_worker, prepare=checks.check_worker)
     return parser, sub
 
 

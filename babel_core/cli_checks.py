@@ -2,8 +2,9 @@
 
 Every subcommand's arguments pass through here before a handler runs: option values by their
 argparse `type=` (each says what it accepts: "a reading has 1 to 256 new tokens, not '0'"),
-then the checks that need several arguments or the machine (`check_*`): the prompt's limits,
-a CUDA device that exists, output paths that can be written and are not in the way. A
+then the command's `check_*` (its `prepare`), for what needs several arguments, the machine
+or the file system: the address within reach, the prompt's limits, a CUDA device that
+exists, output paths that can be written and are not in the way. A
 failure is a `LibraryError`, which `answer` prints as one line (`shelf: …`) with exit status
 2; Ctrl-C anywhere is one line and 130. A check that fails costs a few milliseconds: nothing
 here imports torch, except `check_device` when CUDA is asked for.
@@ -18,7 +19,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .edition import DEFAULT_PROMPT, Edition
+from .address import AddressError, parse_address, reachable, volumes_of
+from .edition import DEFAULT_PROMPT, Edition, get_edition
 from .errors import LibraryError
 from .settings import DEVICES
 from .settings import device as _device
@@ -190,6 +192,82 @@ def check_input_file(path: str, what: str) -> Path:
     if problem:
         raise UsageError(f"cannot read the {what} {path}: {problem}")
     return source
+
+
+# -- each command's checks, run before its handler (the handler then trusts what they leave
+# in args: the target volume, the prompt, the count)
+
+MAX_HUNT = 1_000_000  # volumes in one `shelf hunt` (no caps here, but days of reading)
+_COUNT = r"[-+]?[0-9][0-9,._]*"  # a hunt's first word that is meant as a count
+
+
+def check_read(args) -> None:
+    """The volume (a written address within reach, or a call slip's digits), the prompt, the
+    device. With --slip, the words after it are all prompt; an address there is a mistake."""
+    edition = get_edition(args.edition)
+    words = args.words
+    if args.slip:
+        from .slip import read_slip
+
+        if args.address is not None:  # `read --slip FILE PROMPT…`: the first word is prompt
+            try:
+                parse_address(args.address)
+            except AddressError:
+                words = [args.address, *words]
+            else:
+                raise UsageError("give an address or --slip FILE, not both")
+        check_input_file(args.slip, "call slip")
+        edition, args.target = read_slip(args.slip, edition if args.edition_given else None)
+        args.edition, args.where = edition.name, f"slip {args.slip}"
+    elif not args.address:
+        raise AddressError("which volume? give an address such as babel-w3-s2-v17, or --slip FILE")
+    else:
+        args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
+        args.where = str(args.target)
+    args.prompt = check_prompt(edition, words)
+    check_device(args.device)
+
+
+def check_random(args) -> None:
+    args.prompt = check_prompt(get_edition(args.edition), args.words)
+    check_device(args.device)
+
+
+def check_save(args) -> None:
+    """The volume, and a folder that can take it: both before the model is built."""
+    edition = get_edition(args.edition)
+    args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
+    check_output_folder(args.folder, args.force)
+    check_device(args.device)
+
+
+def check_locate(args) -> None:
+    """A checkpoint file there to read, and a slip file that can be written, before the
+    minute it takes to locate a t5-small volume (which once ended in FileNotFoundError)."""
+    from .locate import checkpoint_file
+
+    args.source = checkpoint_file(args.checkpoint)
+    if args.slip:
+        check_output_file(args.slip, args.force, "the call slip")
+
+
+def check_hunt(args) -> None:
+    """`shelf hunt [COUNT] [PROMPT…]`: a first word that looks like a number is the count (and
+    must be one: `shelf hunt -3` is refused, not read as a prompt); the rest is the prompt."""
+    words, args.count = list(args.words), None
+    if words and re.fullmatch(_COUNT, words[0]):
+        try:
+            args.count = bounded("a hunt reads {low} to {high} volumes", 1, MAX_HUNT)(words.pop(0))
+        except argparse.ArgumentTypeError as e:
+            raise UsageError(str(e)) from None
+    args.prompt = check_prompt(get_edition(args.edition), words)
+    check_device(args.device)
+
+
+def check_worker(args) -> None:
+    """The device the worker will read on (not for --check, which reads nothing)."""
+    if not args.check:
+        check_device(args.device or args.settings.device)
 
 
 # -- answering
