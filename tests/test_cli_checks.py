@@ -282,6 +282,12 @@ def test_a_hunt_count_and_seed_are_checked_as_what_they_are(capsys):
         Job.hunt(-5, 0, 8, edition="tiny")
 
 
+def test_the_clis_default_top_is_the_hunts():
+    from babel_core import cli, hunt
+
+    assert cli.DEFAULT_TOP == hunt.DEFAULT_TOP  # written twice so that parsing skips asyncio
+
+
 def test_a_hunt_reports_its_rate_only_once_warm():
     assert cli_show.warm_rate([(8, 10.0)]) is None  # one job: all start-up
     assert cli_show.warm_rate([(32, 10.0), (32, 12.0), (32, 14.0)]) == 16.0

@@ -310,8 +310,14 @@ def test_bad_input_is_one_line_and_exit_status_2_with_nothing_written(outcomes, 
 
 
 def test_ctrl_c_during_a_reading_is_one_line_and_exit_status_130(tmp_path):
-    """SIGINT at several moments of `shelf read` (starting, importing torch, building, reading):
-    always "shelf: interrupted", status 130, no traceback, nothing written."""
+    """SIGINT at several moments of `shelf read` once it is at work (importing torch, building,
+    reading): always "shelf: interrupted", status 130, no traceback, nothing written."""
+
+    def at_work(pid: int) -> bool:  # torch's library is mapped: main() is running
+        try:
+            return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            return False
 
     def interrupt(delay: float):
         folder = tmp_path / f"after{delay}"
@@ -325,12 +331,15 @@ def test_ctrl_c_during_a_reading_is_one_line_and_exit_status_130(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
+        deadline = time.monotonic() + 60
+        while not at_work(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         time.sleep(delay)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=120)
         return process.returncode, out, err, list(folder.iterdir())
 
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(interrupt, [0.5, 1.5, 3.0]))
+        results = list(pool.map(interrupt, [0.0, 1.0, 2.5]))
     for code, out, err, left in results:
         assert (code, err, out, left) == (130, "shelf: interrupted\n", "", [])
