@@ -343,3 +343,17 @@ def test_ctrl_c_during_a_reading_is_one_line_and_exit_status_130(tmp_path):
         results = list(pool.map(interrupt, [0.0, 1.0, 2.5]))
     for code, out, err, left in results:
         assert (code, err, out, left) == (130, "shelf: interrupted\n", "", [])
+
+
+def test_a_reader_that_goes_away_is_no_error_and_no_traceback(tmp_path):
+    """`shelf about | head -1`: stdout's reader has gone; exit status 141 (as SIGPIPE), silent."""
+    process = subprocess.Popen(
+        [*SHELF, "about"],
+        cwd=tmp_path,
+        env=environment(tmp_path, ()),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # before the process has written anything
+    err = process.stderr.read()
+    assert (process.wait(timeout=60), err) == (141, b"")
