@@ -103,6 +103,8 @@ def check_device(device: str) -> str:
     """The device, if this machine has it: CUDA asked for where torch sees none is refused
     here, before anything is built (torch would say "Torch not compiled with CUDA enabled")."""
     if device.startswith("cuda"):
+        if _cpu_only_torch():
+            raise UsageError("no CUDA on this machine: use --device cpu")
         import torch
 
         if not torch.cuda.is_available():
@@ -112,6 +114,23 @@ def check_device(device: str) -> str:
             names = "cuda:0" if count == 1 else f"cuda:0 to cuda:{count - 1}"
             raise UsageError(f"there is no {device}: this machine's GPUs are {names}")
     return device
+
+
+def _cpu_only_torch() -> bool:
+    """Whether the installed torch was built without CUDA (and without ROCm, which serves
+    "cuda" too), read from its version.py: a CPU build says so in milliseconds, where
+    importing torch to ask takes seconds. False when unsure: then torch itself is asked."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return False
+    try:
+        text = (Path(spec.origin).parent / "version.py").read_text()
+    except OSError:
+        return False
+    builds = re.findall(r"^(cuda|hip)\b[^=\n]*=\s*(\S+)", text, re.MULTILINE)
+    return len(builds) == 2 and all(value == "None" for _, value in builds)
 
 
 def check_prompt(edition: Edition, words: list[str] | None) -> str:

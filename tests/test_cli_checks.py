@@ -152,7 +152,13 @@ def test_the_cli_reads_the_edition_in_babel_edition_unless_told_otherwise(
 # -- devices
 
 
+def test_a_cpu_build_of_torch_is_known_without_importing_it():
+    cpu_only = torch.version.cuda is None and getattr(torch.version, "hip", None) is None
+    assert cli_checks._cpu_only_torch() is cpu_only
+
+
 def test_cuda_where_there_is_none_is_refused_before_any_work(monkeypatch):
+    monkeypatch.setattr(cli_checks, "_cpu_only_torch", lambda: False)  # then torch is asked
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(cli_checks.UsageError, match="^no CUDA on this machine: use --device cpu$"):
         cli_checks.check_device("cuda")
