@@ -310,6 +310,27 @@ def test_shelf_hunt_prints_a_rate_only_for_hunts_of_more_than_one_job(capsys):
 # -- Ctrl-C and other failures: one line
 
 
+def test_every_error_the_library_raises_for_people_is_a_library_error():
+    """So that `shelf` answers each in one line with exit status 2 (cli_checks.answer)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import babel_core
+    from babel_core.errors import LibraryError
+
+    found = []
+    for module in pkgutil.iter_modules(babel_core.__path__):
+        loaded = importlib.import_module(f"babel_core.{module.name}")
+        found += [
+            c
+            for _, c in inspect.getmembers(loaded, inspect.isclass)
+            if issubclass(c, Exception) and c.__module__ == loaded.__name__
+        ]
+    assert len(found) >= 15 and {c.__name__ for c in found} >= {"SettingsError", "TooFarOut"}
+    assert [c for c in found if not issubclass(c, LibraryError)] == []
+
+
 def test_ctrl_c_and_os_errors_are_answered_in_one_line(capsys):
     def interrupted():
         raise KeyboardInterrupt
