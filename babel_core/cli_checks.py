@@ -4,10 +4,10 @@ Every subcommand's arguments pass through here before a handler runs: option val
 argparse `type=` (each says what it accepts: "a reading has 1 to 256 new tokens, not '0'"),
 then the command's `check_*` (its `prepare`), for what needs several arguments, the machine
 or the file system: the address within reach, the prompt's limits, a CUDA device that
-exists, output paths that can be written and are not in the way. A
-failure is a `LibraryError`, which `answer` prints as one line (`shelf: …`) with exit status
-2; Ctrl-C anywhere is one line and 130. A check that fails costs a few milliseconds: nothing
-here imports torch, except `check_device` when CUDA is asked for.
+exists, output paths that can be written and are not in the way. A failure is a
+`LibraryError`, which `answer` prints as one line (`shelf: …`) with exit status 2; Ctrl-C
+anywhere is one line and 130. A check that fails costs milliseconds: nothing here imports
+torch, except `check_device` asked for CUDA where torch was built with it.
 """
 
 from __future__ import annotations
