@@ -4,5 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
 .venv/bin/ruff check .
-.venv/bin/ruff format --check --quiet .
 .venv/bin/python -m pytest -q "$@"

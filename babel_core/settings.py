@@ -153,6 +153,13 @@ def items(check: Callable[[str], object] | None = None, accepts: str = ""):
 
 
 discord_ids = items(whole(0), "expected Discord ids (whole numbers) separated by commas")
+shard_numbers = items(whole(0), "expected shard numbers (from 0) separated by commas")
+
+
+def web_address(text: str) -> str:
+    if text and not re.match(r"https?://.", text.strip()):
+        raise ValueError("expected http://host:port or https://… (empty: discord.com)")
+    return text.strip()
 
 
 def _by_type(default) -> Callable[[str], object]:
@@ -220,11 +227,20 @@ class Settings:
     discord_token: str = setting("DISCORD_TOKEN", "", repr=False)
     command_prefix: str = setting("BABEL_PREFIX", "!")
     test_guild: int = setting("BABEL_TEST_GUILD", 0)  # sync slash commands to this guild only
+    # shards: 0 = as many as Discord recommends, all in this process; to split them over
+    # processes, give each the same count and its own ids (docs/discord.md, "Sharding")
+    shard_count: int = setting("BABEL_SHARD_COUNT", 0)
+    # this process's shards
+    shard_ids: tuple[str, ...] = setting("BABEL_SHARD_IDS", (), shard_numbers)
+    # "" = discord.com (else a proxy)
+    discord_api: str = setting("BABEL_DISCORD_API", "", web_address)
     # channel ids; empty = everywhere
     allowed_channels: tuple[str, ...] = setting("BABEL_CHANNELS", (), discord_ids)
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0)
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2, whole(1))  # in flight at once
+    # every other command (cheap ones: listings, votes, help) per person per ten seconds
+    commands_per_10s: int = setting("BABEL_COMMANDS_PER_10S", 6)
     # longer prompts are refused (and no prompt is longer than edition.PROMPT_CHARS anyway)
     max_prompt_chars: int = setting("BABEL_MAX_PROMPT_CHARS", 500, whole(1, PROMPT_CHARS))
     moderator_role: str = setting("BABEL_MOD_ROLE", "")  # a role name or id that may moderate

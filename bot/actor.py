@@ -1,9 +1,11 @@
-"""Who is asking: the one value every catalogue service takes instead of a Discord object.
+"""Who is asking: the one value the runner and every catalogue service take for a person.
 
-The adapter (Discord cog or console) computes it once per command: `is_moderator` is true when
-the person may moderate *this* guild (Manage Messages there, or the configured moderator role),
-`is_owner` when they are one of the bot's owners (settings.owner_ids), who moderate everywhere.
-The services never look at Discord permissions themselves, so they are tested without Discord.
+Each front end makes it once per command: the Discord front end from the member
+(`is_moderator` when the person may moderate *this* guild: Manage Messages there, or the
+configured moderator role; `is_owner` for the bot's owners, settings.owner_ids, who moderate
+everywhere), the console for the person at the keyboard (an owner: it is their library). The
+runner and the services never look at Discord permissions themselves, so they are tested
+without Discord.
 """
 
 from __future__ import annotations

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from babel_core.keys import PREFIX
 
-# -- the bot's keys (bot/state.py, bot/commands.py)
+# -- per person (bot/commands/limits.py, bot/commands/memory.py)
 PROMPT_TTL_S = 30 * 24 * 3600  # a button's stored prompt; after that it reads the default prompt
 
 
 def user_cooldown(user_id: str) -> str:
     """When the person may ask again (ms since the epoch); a limit key, expires with it."""
     return f"{PREFIX}user:{user_id}:cooldown"
+
+
+def user_window(user_id: str) -> str:
+    """Commands the person gave in the current rate window (a counter, expires with it)."""
+    return f"{PREFIX}user:{user_id}:window"
 
 
 def user_jobs(user_id: str) -> str:

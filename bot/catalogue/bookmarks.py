@@ -218,10 +218,14 @@ class Bookmarks:
             raise BookmarkError(f"{b.ref} has open reports; a moderator will look at it first")
         return b
 
+    async def names(self, user_id: str) -> list[str]:
+        """A person's bookmark names, newest first (slash-command autocomplete)."""
+        return [text(n) for n in await self.redis.zrevrange(keys.user_bookmarks(user_id), 0, -1)]
+
     async def listing(self, viewer: Actor, user_id: str | None = None, page: int = 1) -> Page:
         """A person's bookmarks, newest first: all of them for their owner, else published."""
         owner = user_id or viewer.user_id
-        names = [text(n) for n in await self.redis.zrevrange(keys.user_bookmarks(owner), 0, -1)]
+        names = await self.names(owner)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.hgetall(keys.bookmark(name))

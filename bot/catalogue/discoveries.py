@@ -188,7 +188,7 @@ class Discoveries:
             raise DiscoveryError("you can't vote for your own discovery")
         if code == 0:
             raise DiscoveryError(
-                f"you have already voted for {ref(n)} ({votes} votes); `unvote {ref(n)}` "
+                f"you have already voted for {ref(n)} ({votes} votes); unvote {ref(n)} "
                 "takes your vote back"
             )
         return int(votes)
@@ -253,6 +253,13 @@ class Discoveries:
         start, stop, pages = page_bounds(page, total)
         numbers = [int(text(n)) for n in await self.redis.zrevrange(index, start, stop)]
         return Page(await self._many(numbers), page, pages, total)
+
+    async def newest(self, count: int = 25) -> list[Discovery]:
+        """The latest published discoveries (slash-command autocomplete)."""
+        numbers = [
+            int(text(n)) for n in await self.redis.zrevrange(keys.DISCOVERIES_NEW, 0, count - 1)
+        ]
+        return await self._many(numbers)
 
     async def _many(self, numbers: list[int]) -> list[Discovery]:
         pipe = self.redis.pipeline(transaction=False)

@@ -8,7 +8,9 @@ Who may do what (docs/moderation.md):
   `ban`/`unban` in the guild, `log`, `bans`; the bot's owners act everywhere and may ban
   everywhere at once. Items shared outside any guild are moderated by the owners only.
 
-Every action and every refused attempt is appended to the guild's mod log with who and when.
+Every action and every refused attempt is appended to the guild's mod log with who and when;
+the log keeps the latest LOG_KEPT entries. A refused attempt is written without waiting for the
+disk (it records no change), so someone trying `mod` commands costs the store no fsyncs.
 Each action is one Lua script (moderation_scripts.py): the status change, the discovery
 indexes, closing the item's open reports, leaving the queue and the log entry happen together
 or not at all, and are durable before the moderator is told. The items, reports and log
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 MAX_REASON = 200
+LOG_KEPT = 10_000  # entries of a guild's mod log kept (the oldest go first)
 LABEL_CHARS = 80  # of a title or reading, in the queue
 _TO = {HIDE: HIDDEN, RESTORE: PUBLISHED, DELETE: DELETED}
 
@@ -73,7 +76,7 @@ class Banned(LibraryError, PermissionError):
 def _reason(reason: str, required: bool = False) -> str:
     reason = " ".join(reason.split())
     if required and not reason:
-        raise ModerationError("say why: `report D-5 <reason>`")
+        raise ModerationError("say why: report D-5 <reason>")
     if len(reason) > MAX_REASON:
         raise ModerationError(f"the reason is {len(reason)} characters long; at most {MAX_REASON}")
     return reason
@@ -182,6 +185,7 @@ class Moderation:
                 json.dumps(entry),
                 item.ref,
                 item.owner_field,
+                LOG_KEPT,
             ],
         )
         if old is None:
@@ -230,7 +234,7 @@ class Moderation:
             self.redis,
             self._ban,
             [keys.bans(where), keys.mod_log(actor.guild_id)],
-            [user_id, ban, json.dumps(entry)],
+            [user_id, ban, json.dumps(entry), LOG_KEPT],
         )
         log.info("%s banned %s in %s", actor.user_id, user_id, where)
         return where
@@ -242,7 +246,7 @@ class Moderation:
             self.redis,
             self._ban,
             [keys.bans(where), keys.mod_log(actor.guild_id)],
-            [user_id, "", json.dumps(entry)],
+            [user_id, "", json.dumps(entry), LOG_KEPT],
         )
         if not changed:
             raise ModerationError(f"{name} is not banned {'everywhere' if everywhere else 'here'}")
@@ -337,14 +341,15 @@ class Moderation:
     ) -> None:
         """Log a refused attempt in the actor's guild's mod log, then refuse it. `guild`: the
         guild of the item acted on, if any."""
-        entry = self._entry(actor, REFUSED, target, "", f"tried `mod {action}`")
-        pipe = self.redis.pipeline(transaction=False)
+        entry = self._entry(actor, REFUSED, target, "", f"tried mod {action}")
+        pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(keys.mod_log(actor.guild_id), json.dumps(entry))
-        await self.durable.commit(pipe)
+        pipe.ltrim(keys.mod_log(actor.guild_id), -LOG_KEPT, -1)
+        await pipe.execute()
         log.warning("refused `mod %s %s` by %s in %r", action, target, actor.user_id, guild)
         if guild is not None and actor.is_moderator and guild != actor.guild_id:
             raise NotModerator(
                 f"{target} was shared in another server (or outside any server): only its "
-                f"moderators can act on it; `report {target} <reason>` flags it to them"
+                f"moderators can act on it; report {target} <reason> flags it to them"
             )
-        raise NotModerator(f"only this server's moderators can use `mod {action}`")
+        raise NotModerator(f"only this server's moderators can use mod {action}")

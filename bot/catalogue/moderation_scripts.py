@@ -14,7 +14,8 @@ from .discovery_scripts import INDEX_LUA
 
 # KEYS: INDEX_KEYS, item, open reports, closed reports, mod queue, mod log.
 # ARGV: votes_p, by_p, discovery number ('' for a bookmark), new status, reason,
-# resolution JSON, log entry JSON, item ref, owner field. Returns the old status (nil: gone).
+# resolution JSON, log entry JSON, item ref, owner field, log length kept. Returns the old
+# status (nil: gone).
 ACT_LUA = (
     INDEX_LUA
     + """
@@ -36,6 +37,7 @@ end
 redis.call('DEL', KEYS[6])
 redis.call('ZREM', KEYS[8], ARGV[8])
 redis.call('RPUSH', KEYS[9], ARGV[7])
+redis.call('LTRIM', KEYS[9], -tonumber(ARGV[10]), -1)
 return cur[1]
 """
 )
@@ -52,7 +54,7 @@ redis.call('ZADD', KEYS[3], 'NX', ARGV[4], ARGV[3])
 return redis.call('HLEN', KEYS[2])
 """
 
-# KEYS: bans, mod log. ARGV: user, ban JSON ('' to unban), log entry JSON.
+# KEYS: bans, mod log. ARGV: user, ban JSON ('' to unban), log entry JSON, log length kept.
 # Returns 1 when the ban list changed (the log entry is written only then), else 0.
 BAN_LUA = """
 local changed
@@ -61,6 +63,9 @@ if ARGV[2] == '' then
 else
   changed = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
-if changed == 1 then redis.call('RPUSH', KEYS[2], ARGV[3]) end
+if changed == 1 then
+  redis.call('RPUSH', KEYS[2], ARGV[3])
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+end
 return changed
 """

@@ -1,56 +1,49 @@
-"""The Discord bot: the `commands.Bot` that carries the `shelf` cog, and `main` (`shelf bot`).
+"""The Discord bot: the `ShelfBot` that carries the `Shelf` cog and the `/shelf` commands, and
+`main` (`shelf bot`).
 
 The bot owns what outlives one command: the connection to the library (opened in
-`setup_hook` unless a test passes a ready core), the persistent buttons, the review-channel
-forwarder, slash-command sync, and the one place command errors are answered. The commands
-themselves are the cog's (bot/discord_front/cog.py). BABEL_PREFIX="" turns prefix commands off, and
-the bot then asks for no privileged intent. docs/discord.md tells how to create, invite and
-configure it.
+`setup_hook`), the runner, the persistent buttons, the review-channel forwarder, and syncing
+the slash commands. It is an `AutoShardedBot`: one process runs every shard Discord
+recommends, or the shards BABEL_SHARD_IDS names out of BABEL_SHARD_COUNT, so several processes
+can share one token without both receiving every event (docs/discord.md, "Sharding").
+Intents: the default ones, plus Message Content only when typed commands are on
+(BABEL_PREFIX="" turns them off, and the bot then asks for no privileged intent).
+SIGTERM and SIGINT close the gateway and end the process with status 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 import discord
+import yarl
 from discord.ext import commands
+from discord.gateway import DiscordWebSocket
 
 from babel_core.errors import LibraryError
 from babel_core.settings import Settings
 
-from .. import reply as r
-from ..command_parse import CommandError
-from ..commands import Shelf
-from .checks import NOT_HERE, ChannelNotAllowed
-from .cog import ShelfCog, say
+from ..commands.arguments import Context
+from ..commands.runner import Runner
+from .checks import ChannelNotAllowed
+from .cog import ShelfCog
 from .expeditions import forward_to_review_channel
-from .ui import (
-    AgainButton,
-    CancelButton,
-    EditThrottle,
-    MoreButton,
-    NavButton,
-    ReadButton,
-    ShareButton,
-    VoteButton,
-    message_kwargs,
-)
+from .slash import shelf_group
+from .ui import ShelfButton
 
 log = logging.getLogger(__name__)
-
-OOPS = "Something went wrong on the bot's side; it has been logged. Please try again."
 
 
 class BotError(LibraryError):
     """The bot cannot start as configured (the message says what to fix)."""
 
 
-class ShelfBot(commands.Bot):
-    """The bot. Pass `core` to use a ready command core (tests); otherwise setup_hook makes one
-    on the Redis the settings name."""
+class ShelfBot(commands.AutoShardedBot):
+    """The bot. `sync`: publish the slash commands to every server (docs/discord.md)."""
 
-    def __init__(self, settings: Settings, *, core: Shelf | None = None, sync: bool = False):
+    def __init__(self, settings: Settings, *, sync: bool = False):
         prefix = settings.command_prefix
         intents = discord.Intents.default()
         intents.message_content = bool(prefix)
@@ -61,13 +54,14 @@ class ShelfBot(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shard_count or None,
+            shard_ids=[int(i) for i in settings.shard_ids] or None,
         )
         self.settings = settings
-        self.core = core
         self.sync = sync
-        self.throttle = EditThrottle()
-        self._owned: tuple = ()  # (client, redis, target) when setup_hook opened them
-        self._review: asyncio.Task | None = None  # forwards expeditions' finds (review channel)
+        self.runner: Runner | None = None
+        self._owned: tuple = ()  # (client, redis, target), closed with the bot
+        self._review: asyncio.Task | None = None  # forwards expeditions' finds
 
     @property
     def invocation(self) -> str:
@@ -75,33 +69,54 @@ class ShelfBot(commands.Bot):
         return f"{prefix}shelf " if prefix else "/shelf "
 
     async def setup_hook(self) -> None:
-        if self.core is None:
-            from babel_core.client import LibraryClient
-            from babel_core.redis_conn import connect
+        from babel_core.client import LibraryClient
+        from babel_core.redis_conn import connect
 
-            target = connect(self.settings)
-            redis = target.asyncio()
-            client = LibraryClient(redis, self.settings)
-            self.core = Shelf(self.settings, redis, client, invocation=self.invocation)
-            self._owned = (client, redis, target)
-        await self.add_cog(ShelfCog(self))
-        self.add_dynamic_items(
-            NavButton, AgainButton, CancelButton, VoteButton, MoreButton, ShareButton, ReadButton
-        )
-        self.tree.on_error = self.on_app_command_error
+        if self.settings.discord_api:  # a proxy's (or a test's) gateway, even with set shards
+            _, url, _ = await self.http.get_bot_gateway()
+            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+
+        target = connect(self.settings)
+        redis = target.asyncio()
+        client = LibraryClient(redis, self.settings)
+        self._owned = (client, redis, target)
+        self.runner = Runner(self.settings, redis, client, invocation=self.invocation)
+        cog = ShelfCog(self)
+        await self.add_cog(cog)
+        complete = {
+            "addresses": cog.complete_addresses,
+            "bookmarks": cog.complete_bookmarks,
+            "discoveries": cog.complete_discoveries,
+        }
+        ctx = Context(self.settings, self.runner.edition, self.invocation)
+        self.tree.add_command(shelf_group(ctx, cog.slash, complete))
+        self.add_dynamic_items(ShelfButton)
         if self.settings.review_channel:
             self._review = asyncio.create_task(forward_to_review_channel(self), name="review")
-        if self.settings.test_guild:
-            guild = discord.Object(self.settings.test_guild)
+        await self._sync()
+
+    async def _sync(self) -> None:
+        """With BABEL_TEST_GUILD, copy the commands to that guild (they show at once there);
+        with --sync, publish them to every server (up to an hour to show), clearing the test
+        guild's copies so that they do not show twice there."""
+        guild = discord.Object(self.settings.test_guild) if self.settings.test_guild else None
+        if self.sync:
+            if guild is not None:
+                self.tree.clear_commands(guild=guild)
+                await self.tree.sync(guild=guild)
+            published = await self.tree.sync()
+            log.info("published %d slash commands to every server", len(published))
+        elif guild is not None:
             self.tree.copy_global_to(guild=guild)
             await self.tree.sync(guild=guild)
-        elif self.sync:
-            await self.tree.sync()
+            log.info("slash commands synced to the test guild %s", guild.id)
 
     async def close(self) -> None:
         if self._review is not None:
             self._review.cancel()
         await super().close()
+        if self.runner is not None:
+            await self.runner.settle()
         if self._owned:
             client, redis, target = self._owned
             await client.close()
@@ -109,40 +124,20 @@ class ShelfBot(commands.Bot):
             target.close()
 
     async def on_command_error(self, ctx: commands.Context, error: Exception) -> None:
-        """The one place errors of commands are answered; unexpected ones are logged."""
-        if isinstance(error, commands.CommandNotFound):
-            return  # someone else's command
-        if isinstance(error, ChannelNotAllowed):
-            if ctx.interaction is not None:  # a prefix command there gets no answer at all
-                await say(ctx, r.error(NOT_HERE, private=True))
-            return
-        if isinstance(error, commands.UserInputError):
-            await say(ctx, r.error(self._typed_error(ctx, error), private=True))
-            return
+        """Errors discord.py raises around the typed command (the cog answers its own)."""
+        if isinstance(error, commands.CommandNotFound | ChannelNotAllowed):
+            return  # someone else's command; a channel the library does not answer in
         log.error("command %s failed", ctx.command, exc_info=error)
-        await say(ctx, r.error(OOPS, private=True))
 
-    def _typed_error(self, ctx: commands.Context, error: Exception) -> str:
-        """The core's message for what was typed (the same words the console would say)."""
-        try:
-            self.core.parse(self.typed(ctx))
-        except CommandError as e:
-            return str(e)
-        return str(error)
 
-    @staticmethod
-    def typed(ctx: commands.Context) -> str:
-        """What follows `shelf` in a prefix command's message."""
-        words = ctx.message.content[len(ctx.prefix or "") :].strip().split(maxsplit=1)
-        return words[1] if len(words) > 1 else ""
+def point_at(api: str) -> None:
+    """Send every REST and webhook call to `api` (BABEL_DISCORD_API: a proxy, or a test's fake
+    Discord) instead of discord.com; the gateway's address comes from it too (setup_hook)."""
+    from discord.webhook import async_
 
-    async def on_app_command_error(self, interaction: discord.Interaction, error) -> None:
-        """Errors a slash command raises before the hybrid command runs (its checks)."""
-        if isinstance(error, ChannelNotAllowed):
-            kwargs = message_kwargs(r.error(NOT_HERE, private=True), edit=False)
-            await interaction.response.send_message(**kwargs, ephemeral=True)
-            return
-        log.error("slash command %s failed", interaction.command, exc_info=error)
+    base = api.rstrip("/") + "/api/v10"
+    discord.http.Route.BASE = base
+    async_.Route.BASE = base
 
 
 def main(settings: Settings, sync: bool = False) -> int:
@@ -154,15 +149,21 @@ def main(settings: Settings, sync: bool = False) -> int:
             "DISCORD_TOKEN is not set. Create a bot in the Discord developer portal "
             "(docs/discord.md), then: export DISCORD_TOKEN=<its token>"
         )
+    if settings.discord_api:
+        point_at(settings.discord_api)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     metrics.serve(settings)
-    bot = ShelfBot(settings, sync=sync)
 
     async def run() -> None:
+        bot = ShelfBot(settings, sync=sync)
+        loop = asyncio.get_running_loop()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop, lambda: asyncio.ensure_future(bot.close()))
         async with bot:
             await bot.start(settings.discord_token)
+        log.info("closed")
 
     try:
         asyncio.run(run())
@@ -173,10 +174,8 @@ def main(settings: Settings, sync: bool = False) -> int:
         ) from None
     except discord.PrivilegedIntentsRequired:
         raise BotError(
-            "Discord refused the Message Content intent, which prefix commands need: turn it on "
+            "Discord refused the Message Content intent, which typed commands need: turn it on "
             "in the developer portal (Bot > Privileged Gateway Intents), or set BABEL_PREFIX= "
             "(empty) to run with slash commands and mentions only"
         ) from None
-    except KeyboardInterrupt:
-        return 130
     return 0

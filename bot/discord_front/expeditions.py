@@ -22,8 +22,8 @@ from babel_core import keys
 from babel_core.jobs import Candidate
 
 from .. import reply as r
-from ..hunting import NOTHING
-from ..state import UserState
+from ..commands.memory import Memory
+from ..commands.replies import NOTHING
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Expeditions:
     async def reply(self, find: dict) -> r.Reply:
         """A find as a reading for the review channel, with Read and Share buttons."""
         c = Candidate(**{k: find[k] for k in Candidate.__dataclass_fields__})
-        key = await UserState(self.redis, find["edition"]).save_prompt(find["prompt"])
+        key = await Memory(self.redis, find["edition"]).save_prompt(find["prompt"])
         return r.Reply(
             r.READING,
             c.text or NOTHING,
@@ -113,7 +113,7 @@ async def forward_to_review_channel(bot) -> None:
     async def post(reply: r.Reply) -> None:
         await send_to_review_channel(bot, message_kwargs(reply, edit=False))
 
-    await Expeditions(bot.core.redis).forward(post)
+    await Expeditions(bot.runner.redis).forward(post)
 
 
 async def send_to_review_channel(bot, kwargs: dict) -> None:

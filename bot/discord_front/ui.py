@@ -1,27 +1,27 @@
-"""Replies drawn for Discord: embeds, files, persistent buttons, the prompt modal, edits.
+"""Replies drawn for Discord: embeds, files, persistent buttons and the prompt modal.
 
 Every text passes through bot/safety.py (escaped, cut to Discord's limits, the whole reading
 attached as a file when cut) and every message and edit carries `AllowedMentions.none()`.
-Buttons are `DynamicItem`s: their state lives in the custom id (at most 100 characters) and
-`template` regexes turn it back into a button after a restart, with no view stored anywhere.
+Buttons are one `DynamicItem`: a button's state (its action, address, prompt key, owner...)
+lives in its custom id (at most 100 characters), written and read back by `custom_id` and
+`button_of`, so a button still works after a restart with no view stored anywhere.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
-import time
-from collections.abc import Awaitable, Callable
 
 import discord
 
 from .. import reply as r
 from ..safety import clean, fit_embed
 
+log = logging.getLogger(__name__)
+
 NO_MENTIONS = discord.AllowedMentions.none()
 CUSTOM_ID_LIMIT = 100
-EDIT_INTERVAL_S = 1.25  # progress edits per channel: 4 per 5 s, under Discord's 5 per 5 s
-PRIVATE_SECONDS = 30  # a reply for its author alone, where it cannot be ephemeral, is deleted after
 
 COLOURS = {
     r.READING: discord.Colour.blurple(),
@@ -29,8 +29,64 @@ COLOURS = {
     r.PROGRESS: discord.Colour.light_grey(),
     r.ERROR: discord.Colour.red(),
 }
+STYLES = {
+    r.PREV: discord.ButtonStyle.secondary,
+    r.NEXT: discord.ButtonStyle.secondary,
+    r.MORE: discord.ButtonStyle.secondary,
+    r.AGAIN: discord.ButtonStyle.primary,
+    r.READ: discord.ButtonStyle.primary,
+    r.SHARE: discord.ButtonStyle.success,
+    r.VOTE: discord.ButtonStyle.success,
+    r.CANCEL: discord.ButtonStyle.danger,
+}
 
-_ADDRESS = r"[0-9a-z]+-w[1-4]-s[1-5]-v[0-9]{1,2}"
+_ADDRESS = r"(?P<address>[0-9a-z]+-w[1-4]-s[1-5]-v[0-9]{1,2})"
+_KEY = r"(?P<key>[0-9a-f]{0,12})"
+_OWNER = r"(?P<owner>[0-9A-Za-z_-]{0,40})"
+_BUTTONS = {
+    r.PREV: re.compile(rf"shelf:prev:{_KEY}:{_ADDRESS}"),
+    r.NEXT: re.compile(rf"shelf:next:{_KEY}:{_ADDRESS}"),
+    r.READ: re.compile(rf"shelf:read:{_KEY}:{_ADDRESS}"),
+    r.AGAIN: re.compile(rf"shelf:again:{_ADDRESS}"),
+    r.SHARE: re.compile(rf"shelf:share:{_OWNER}:{_KEY}:{_ADDRESS}"),
+    r.CANCEL: re.compile(rf"shelf:cancel:{_OWNER}:(?P<job>[0-9a-f]{{32}})"),
+    r.VOTE: re.compile(r"shelf:vote:(?P<target>D-[0-9]{1,12})"),
+    r.MORE: re.compile(r"shelf:more:(?P<target>[ -~]{1,89})"),
+}
+
+
+def custom_id(b: r.Button) -> str:
+    """The custom id that carries a button's state."""
+    match b.action:
+        case r.PREV | r.NEXT | r.READ:
+            return f"shelf:{b.action}:{b.prompt_key}:{b.address}"
+        case r.AGAIN:
+            return f"shelf:again:{b.address}"
+        case r.SHARE:
+            return f"shelf:share:{b.owner}:{b.prompt_key}:{b.address}"
+        case r.CANCEL:
+            return f"shelf:cancel:{b.owner}:{b.job_id}"
+        case r.VOTE | r.MORE:
+            return f"shelf:{b.action}:{b.target}"
+    raise ValueError(f"unknown button action {b.action!r}")
+
+
+def button_of(text: str) -> r.Button | None:
+    """The button a custom id stands for (None: not one of ours, or from an older version)."""
+    for action, pattern in _BUTTONS.items():
+        found = pattern.fullmatch(text)
+        if found:
+            fields = found.groupdict()
+            return r.Button(
+                action,
+                "",
+                address=fields.get("address") or "",
+                prompt_key=fields.get("key") or "",
+                job_id=fields.get("job") or "",
+                owner=fields.get("owner") or "",
+                target=fields.get("target") or "",
+            )
+    return None
 
 
 def embed_of(reply: r.Reply) -> tuple[discord.Embed, list[discord.File]]:
@@ -58,35 +114,15 @@ def embed_of(reply: r.Reply) -> tuple[discord.Embed, list[discord.File]]:
 
 
 def view_of(reply: r.Reply) -> discord.ui.View | None:
-    """The reply's buttons as a view of dynamic items (None when it has none that fit)."""
-    items = [item for item in map(_item, reply.buttons) if item is not None]
+    """The reply's buttons as a view of dynamic items (None when none fits a custom id)."""
+    items = [ShelfButton(b) for b in reply.buttons]
+    items = [item for item in items if len(item.custom_id) <= CUSTOM_ID_LIMIT]
     if not items:
         return None
     view = discord.ui.View(timeout=None)
-    for item in items:
+    for item in items[:25]:
         view.add_item(item)
     return view
-
-
-def _item(button: r.Button) -> discord.ui.DynamicItem | None:
-    if button.action in (r.PREV, r.NEXT):
-        item = NavButton(button.action, button.address, button.prompt_key, button.label)
-    elif button.action == r.AGAIN:
-        item = AgainButton(button.address, button.label)
-    elif button.action == r.READ:
-        item = ReadButton(button.address, button.prompt_key, button.label)
-    elif button.action == r.CANCEL:
-        item = CancelButton(button.job_id, button.owner, button.label)
-    elif button.action == r.VOTE:
-        item = VoteButton(button.target, button.label)
-    elif button.action == r.MORE:
-        item = MoreButton(button.target, button.label)
-    elif button.action == r.SHARE:
-        item = ShareButton(button.address, button.prompt_key, button.label)
-    else:
-        raise ValueError(f"unknown button action {button.action!r}")
-    # An address too long for a custom id gets no button (the command still works).
-    return item if len(item.custom_id) <= CUSTOM_ID_LIMIT else None
 
 
 def message_kwargs(reply: r.Reply, *, edit: bool) -> dict:
@@ -102,225 +138,33 @@ def message_kwargs(reply: r.Reply, *, edit: bool) -> dict:
     return kwargs
 
 
-class EditThrottle:
-    """At most one progress edit per channel every EDIT_INTERVAL_S (final replies always go)."""
+class ShelfButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shelf:[a-z]+:.*"):
+    """Every button the bot puts under a reply; a click goes to the front end with the button
+    read back from its custom id."""
 
-    def __init__(self, interval: float = EDIT_INTERVAL_S, clock=time.monotonic):
-        self.interval = interval
-        self.clock = clock
-        self._last: dict[int, float] = {}
+    def __init__(self, button: r.Button):
+        self.button = button
+        super().__init__(
+            discord.ui.Button(
+                label=button.label or button.action.capitalize(),
+                style=STYLES[button.action],
+                custom_id=custom_id(button),
+            )
+        )
 
-    def allow(self, channel_id: int) -> bool:
-        now = self.clock()
-        if now - self._last.get(channel_id, -self.interval) < self.interval:
-            return False
-        self._last[channel_id] = now
-        if len(self._last) > 10_000:  # forget quiet channels
-            self._last = {c: t for c, t in self._last.items() if now - t < self.interval}
-        return True
+    @classmethod
+    async def from_custom_id(cls, interaction, item, match: re.Match):
+        button = button_of(item.custom_id)
+        if button is None:
+            raise ValueError(f"not a button of this version: {item.custom_id!r}")
+        return cls(button)
 
-
-Send = Callable[..., Awaitable[discord.Message]]
-
-
-class Conversation:
-    """One command's answer: a first message, then edits of it.
-
-    send(**kwargs) posts the first message; progress edits are throttled per channel; the
-    final reply is always shown.
-    """
-
-    def __init__(self, send: Send, channel_id: int, throttle: EditThrottle, private: Send):
-        self._send = send
-        self._private = private
-        self.channel_id = channel_id
-        self.throttle = throttle
-        self.message: discord.Message | None = None
-
-    async def progress(self, reply: r.Reply) -> None:
-        if self.message is not None and not self.throttle.allow(self.channel_id):
-            return
-        await self.show(reply)
-
-    async def show(self, reply: r.Reply) -> None:
-        if self.message is None:
-            send = self._private if reply.private else self._send
-            self.message = await send(**message_kwargs(reply, edit=False))
+    async def callback(self, interaction: discord.Interaction) -> None:
+        front = interaction.client.get_cog("Shelf")
+        if self.button.action == r.AGAIN:
+            await front.ask_prompt(interaction, self.button.address)
         else:
-            await self.message.edit(**message_kwargs(reply, edit=True))
-
-
-def _cog(interaction: discord.Interaction):
-    return interaction.client.get_cog("Shelf")
-
-
-class NavButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=rf"shelf:(?P<action>prev|next):(?P<key>[0-9a-f]{{0,12}}):(?P<address>{_ADDRESS})",
-):
-    """Read the previous or next volume, with the prompt of the message it is on."""
-
-    def __init__(self, action: str, address: str, prompt_key: str, label: str = ""):
-        self.action, self.address, self.prompt_key = action, address, prompt_key
-        super().__init__(
-            discord.ui.Button(
-                label=label or ("◀ Previous" if action == r.PREV else "Next ▶"),
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"shelf:{action}:{prompt_key}:{address}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["action"], match["address"], match["key"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).navigate(interaction, self.action, self.address, self.prompt_key)
-
-
-class ReadButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=rf"shelf:read:(?P<key>[0-9a-f]{{0,12}}):(?P<address>{_ADDRESS})",
-):
-    """Read a volume with a stored prompt (under a hunt's results)."""
-
-    def __init__(self, address: str, prompt_key: str, label: str = ""):
-        self.address, self.prompt_key = address, prompt_key
-        super().__init__(
-            discord.ui.Button(
-                label=label or "Read",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"shelf:read:{prompt_key}:{address}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["address"], match["key"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        from .hunt import read_stored
-
-        await read_stored(interaction, self.address, self.prompt_key)
-
-
-class AgainButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=rf"shelf:again:(?P<address>{_ADDRESS})"
-):
-    """Read the same volume with another prompt (asked in a modal)."""
-
-    def __init__(self, address: str, label: str = ""):
-        self.address = address
-        super().__init__(
-            discord.ui.Button(
-                label=label or "Read with another prompt",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"shelf:again:{address}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["address"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        limit = interaction.client.settings.max_prompt_chars
-        await interaction.response.send_modal(PromptModal(self.address, limit))
-
-
-class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"shelf:cancel:(?P<owner>[0-9]{1,20}):(?P<job>[0-9a-f]{32})",
-):
-    """Withdraw a queued reading; only the person who asked may."""
-
-    def __init__(self, job_id: str, owner: str, label: str = ""):
-        self.job_id, self.owner = job_id, owner
-        super().__init__(
-            discord.ui.Button(
-                label=label or "Cancel",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"shelf:cancel:{owner}:{job_id}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["job"], match["owner"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).cancel(interaction, self.job_id, self.owner)
-
-
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button], template=r"shelf:vote:(?P<id>D-[0-9]{1,12})"
-):
-    """Vote for the discovery the message shows (the catalogue refuses a second vote)."""
-
-    def __init__(self, discovery: str, label: str = ""):
-        self.discovery = discovery
-        super().__init__(
-            discord.ui.Button(
-                label=label or "▲ Vote",
-                style=discord.ButtonStyle.success,
-                custom_id=f"shelf:vote:{discovery}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["id"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).run_typed(interaction, f"vote {self.discovery}")
-
-
-class MoreButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"shelf:more:(?P<text>(?:discoveries|leaders)[ 0-9a-z<>@!_-]{0,80})",
-):
-    """Another page of a listing: the button carries the listing's command and page."""
-
-    def __init__(self, text: str, label: str = ""):
-        self.text = text
-        super().__init__(
-            discord.ui.Button(
-                label=label or "More",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"shelf:more:{text}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["text"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).run_typed(interaction, self.text)
-
-
-class ShareButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=rf"shelf:share:(?P<key>[0-9a-f]{{0,12}}):(?P<address>{_ADDRESS})",
-):
-    """Share the reading the message shows (its address and prompt) as a discovery."""
-
-    def __init__(self, address: str, prompt_key: str, label: str = ""):
-        self.address, self.prompt_key = address, prompt_key
-        super().__init__(
-            discord.ui.Button(
-                label=label or "Share",
-                style=discord.ButtonStyle.success,
-                custom_id=f"shelf:share:{prompt_key}:{address}",
-            )
-        )
-
-    @classmethod
-    async def from_custom_id(cls, interaction, item, match: re.Match):
-        return cls(match["address"], match["key"])
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).share_reading(interaction, self.address, self.prompt_key)
+            await front.click(interaction, self.button)
 
 
 class PromptModal(discord.ui.Modal, title="Read with another prompt"):
@@ -335,4 +179,8 @@ class PromptModal(discord.ui.Modal, title="Read with another prompt"):
         self.add_item(discord.ui.Label(text="Prompt", component=self.text))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await _cog(interaction).read_again(interaction, self.address, self.text.value)
+        front = interaction.client.get_cog("Shelf")
+        await front.submit_prompt(interaction, self.address, self.text.value)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.error("the prompt modal failed", exc_info=error)
