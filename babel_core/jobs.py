@@ -29,10 +29,11 @@ from .edition import (
     DEFAULT_EDITION,
     DEFAULT_MAX_TOKENS,
     DEFAULT_PROMPT,
-    MAX_PROMPT_TOKENS,
     MAX_TOKENS_CAP,
     PAGES,
+    PROMPT_CHARS,
     get_edition,
+    prompt_too_long,
 )
 from .errors import LibraryError
 
@@ -43,6 +44,7 @@ KINDS = (READ, RANDOM, HUNT, PAGE)  # the kinds workers serve
 HUNT_CHUNK = 32  # volumes per hunt job: the unit several workers share a hunt by
 HUNT_TOP_CAP = 10  # the most results a hunt (and each of its jobs) keeps
 SEED_LIMIT = 2**63  # hunt seeds are 0 .. SEED_LIMIT - 1
+SEED_RULE = f"a hunt's seed is a whole number from 0 to {SEED_LIMIT - 1:,}"
 
 # Result.cache: how the answer was obtained.
 MISS = "miss"  # the volume was built from its address
@@ -148,8 +150,8 @@ class Job:
             raise JobError(
                 f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {self.max_tokens}"
             )
-        if len(self.prompt) > 8 * MAX_PROMPT_TOKENS:
-            raise JobError(f"the prompt is too long: at most {MAX_PROMPT_TOKENS} tokens, please")
+        if len(self.prompt) > PROMPT_CHARS:
+            raise JobError(prompt_too_long(len(self.prompt)))
         return self
 
     def _check_hunt(self) -> None:
@@ -160,8 +162,10 @@ class Job:
             raise JobError(f"a hunt job reads 1 to {HUNT_CHUNK} volumes, not {self.volumes}")
         if not 1 <= self.top <= HUNT_TOP_CAP:
             raise JobError(f"a hunt keeps 1 to {HUNT_TOP_CAP} results, not {self.top}")
-        if not (0 <= self.seed < SEED_LIMIT and self.chunk >= 0):
-            raise JobError(f"a hunt's seed is 0 to {SEED_LIMIT - 1} and its chunks count from 0")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise JobError(f"{SEED_RULE}, not {self.seed}")
+        if self.chunk < 0:
+            raise JobError(f"a hunt's jobs count from 0, not {self.chunk}")
 
     @property
     def id(self) -> str:

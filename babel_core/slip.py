@@ -77,7 +77,10 @@ def read_slip(path: str | Path, edition: Edition | None = None) -> tuple[Edition
         with path.open("rb") as f:
             magic = f.read(len(MAGIC))
             if magic != MAGIC:
-                raise SlipError(f"{path} is not a call slip (it does not start with {MAGIC!r})")
+                raise SlipError(
+                    f"{path} is not a call slip (a call slip's first line is "
+                    f"{MAGIC.decode().strip()}; shelf locate --slip writes them)"
+                )
             line = f.readline(_MAX_HEADER)
             payload = f.read()
     except OSError as e:
@@ -86,8 +89,16 @@ def read_slip(path: str | Path, edition: Edition | None = None) -> tuple[Edition
         header = json.loads(line)
         slip_edition = get_edition(header["edition"])
         count = int(header["digits"])
-    except (ValueError, KeyError, TypeError, UnknownEdition) as e:
-        raise SlipError(f"the call slip {path} has an unreadable header: {e}") from e
+    except UnknownEdition:
+        raise SlipError(
+            f"the call slip {path} is for the edition {header['edition']!r}, which this "
+            "library does not hold"
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SlipError(
+            f"the call slip {path} has a damaged header (its second line): the file is "
+            "corrupted; locate the model again to write a new slip"
+        ) from None
     if slip_edition.id != header["edition"] or header.get("packing") != PACKING:
         raise SlipError(
             f"the call slip is for {header['edition']!r}, which this library cannot read"

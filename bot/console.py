@@ -42,6 +42,12 @@ RULE = "─" * 60
 QUIT = ("quit", "exit")
 SPIN = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 SETTLE_S = 30.0  # at the end of input, wait this long for shares' verifications
+# `--workers 0` and no worker alive: said at once, or readings would wait in silence
+NO_WORKER = (
+    "shelf: no worker is serving this library: start one in another terminal with "
+    "`shelf worker` (same BABEL_DATA_DIR or REDIS_URL), or leave out --workers 0; "
+    "until then readings wait in the queue"
+)
 
 
 @dataclass(frozen=True)
@@ -327,6 +333,8 @@ def run(
             lines = stdin
         with asyncio.Runner() as loop:
             try:
+                if not running and not loop.run(client.workers_alive()):
+                    print(NO_WORKER, file=stderr, flush=True)
                 return console.loop(loop, lines)
             finally:
                 loop.run(console.runner.settle(SETTLE_S))  # finish verifying what was shared

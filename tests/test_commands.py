@@ -173,7 +173,7 @@ async def test_next_past_the_reach_of_typed_addresses_is_refused(shelf, someone)
     last = "u8rf3wg3ffu6wowi74yr70zr9mtlad2jw039gluxkviwmkdteronqdlkzdz8yul-w3-s5-v11"
     assert (await core.handle(f"read {last}", me)).title == last
     assert (await core.handle("next", me)).description.startswith(
-        "That address is too far out to read from a message"
+        "That address is too far out to read from its written form"
     )
 
 
@@ -209,7 +209,7 @@ async def test_page_is_a_png_of_the_volumes_weights(shelf, someone):
             "The prompt is empty: write a few words, or leave the prompt out to read with the "
             'default one ("What is written in this book?").',
         ),
-        ("random " + "x" * 501, "The prompt is too long: 501 characters, at most 500."),
+        ("random " + "x" * 501, "The prompt is too long: 501 characters, at most 500 here."),
         ("page", "Which volume? Give an address, e.g. !shelf read babel-w3-s2-v17"),
         (
             "page babel-w3-s2-v17",
@@ -218,9 +218,9 @@ async def test_page_is_a_png_of_the_volumes_weights(shelf, someone):
         ("page babel-w3-s2-v17 0", 'There is no page "0": a volume has pages 1 to 410.'),
         (
             "read " + "z" * 63 + "-w1-s1-v1",
-            "That address is too far out to read from a message: typed addresses reach hexagon "
-            "names of up to 62 characters (and some of 63). Volumes further out are read from "
-            "call slip files (shelf read --slip FILE).",
+            "That address is too far out to read from its written form: written addresses reach "
+            "hexagon names of up to 62 characters (and some of 63); volumes further out are read "
+            "from call slip files (shelf read --slip FILE)",
         ),
         ("page babel-w3-s2-v17 411", 'There is no page "411": a volume has pages 1 to 410.'),
         ("page babel-w3-s2-v17 two", 'There is no page "two": a volume has pages 1 to 410.'),
@@ -244,7 +244,10 @@ async def test_bad_input_is_refused_before_anything_is_queued(shelf, line, messa
 
 async def test_a_prompt_of_too_many_tokens_is_refused(shelf, someone):
     reply = await shelf(max_prompt_chars=2000).handle("random " + "zq" * 300, someone())
-    assert reply == r.error("The prompt is too long: 601 tokens, at most 511.")
+    assert reply == r.error(
+        "The prompt is too long (601 tokens): a prompt has at most 511 tokens and 4,096 "
+        "characters"
+    )
 
 
 async def test_the_console_shows_examples_without_the_prefix(shelf, someone):

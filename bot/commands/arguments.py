@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from babel_core.address import AddressError, parse_address, volumes_of
-from babel_core.edition import DEFAULT_PROMPT, HEAD, MAX_PROMPT_TOKENS, Edition, N
+from babel_core.address import AddressError, parse_address, reachable, volumes_of
+from babel_core.edition import DEFAULT_PROMPT, PROMPT_TOKENS, Edition, prompt_too_long
 from babel_core.errors import LibraryError
 from babel_core.jobs import HUNT_TOP_CAP
 from babel_core.page import PAGES
@@ -146,15 +146,9 @@ class Where(Arg):
         if text.startswith(SIGIL):
             return SIGIL + _checked(parse_name, text)
         try:
-            address = parse_address(text, volumes_of(ctx.edition.param_count))
+            address = reachable(parse_address(text, volumes_of(ctx.edition.param_count)))
         except AddressError as e:
             raise CommandError(capital(str(e))) from None
-        if address.index >= N**HEAD:  # past the digits a short address sets: a slip's work
-            raise CommandError(
-                "That address is too far out to read from a message: typed addresses reach "
-                "hexagon names of up to 62 characters (and some of 63). Volumes further out are "
-                "read from call slip files (shelf read --slip FILE)."
-            )
         return str(address)
 
     def slash(self, ctx: Context) -> Slash:
@@ -176,18 +170,16 @@ class Prompt(Arg):
                 "The prompt is empty: write a few words, or leave the prompt out to read with "
                 f'the default one ("{DEFAULT_PROMPT}").'
             )
-        limit = ctx.settings.max_prompt_chars
+        limit = ctx.settings.max_prompt_chars  # this bot's own, within the library's
         if len(text) > limit:
             raise CommandError(
-                f"The prompt is too long: {len(text):,} characters, at most {limit:,}."
+                f"The prompt is too long: {len(text):,} characters, at most {limit:,} here."
             )
         from babel_core.vocab import load_vocabulary
 
         tokens = len(load_vocabulary(ctx.edition).encode(text))
-        if tokens > MAX_PROMPT_TOKENS - 1:
-            raise CommandError(
-                f"The prompt is too long: {tokens:,} tokens, at most {MAX_PROMPT_TOKENS - 1:,}."
-            )
+        if tokens > PROMPT_TOKENS:
+            raise CommandError(capital(prompt_too_long(len(text), tokens)))
         return text
 
     def slash(self, ctx: Context) -> Slash:
