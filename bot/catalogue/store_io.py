@@ -244,6 +244,8 @@ def run_import(settings: Settings, path: str, replace: bool = False) -> int:
     try:
         with connect(settings) as target:
             return asyncio.run(go(target))
+    except redis.ConnectionError as e:
+        raise StoreError(f"cannot reach Redis ({e}); the catalogue is as it was") from None
     except OSError as e:
         raise StoreError(f"cannot read {path}: {e}") from None
     except redis.RedisError as e:
