@@ -96,7 +96,8 @@ def test_a_bad_setting_is_named_with_what_it_accepts():
     with pytest.raises(SettingsError) as bad:
         Settings.from_env({"BABEL_COOLDOWN_S": "abc", "BABEL_EDITION": "big", "BABEL_X": "1"})
     assert str(bad.value) == (
-        "BABEL_EDITION=big: expected t5-small or tiny; BABEL_COOLDOWN_S=abc: expected a number from 0 to 3,600"
+        "BABEL_EDITION=big: expected t5-small or tiny; "
+        "BABEL_COOLDOWN_S=abc: expected a number from 0 to 3,600"
     )
 
 

@@ -258,10 +258,11 @@ def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
         timeout=WAIT,
         what="the moderator's confirmation",
     )
-    assert f"{d} is now hidden." in str(done.embeds)
+    assert f"{d} is hidden from this server" in str(done.embeds)
     slash = fake.slash("shelf-mod restore", {"item": d}, user=world.mod, channel=world.general)
     (said,) = slash.wait_answers(timeout=WAIT)
-    assert f"{d} is now published." in str(said.embeds) and said.visibility.kind == "ephemeral"
+    assert f"{d} is published and shown here." in str(said.embeds)
+    assert said.visibility.kind == "ephemeral"
 
 
 def test_everyone_in_a_prompt_pings_no_one(service):

@@ -31,7 +31,6 @@ from babel_core.errors import LibraryError
 from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
-from .. import keys
 from .. import reply as r
 from ..actor import Actor
 from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
@@ -45,6 +44,7 @@ from .arguments import CommandError, Context
 from .catalog import READS, Command
 from .limits import Limits, Quotas, Verdict
 from .memory import Memory
+from .moderating import Moderating
 from .parse import Parser
 from .queued import OnProgress, Queued
 
@@ -84,6 +84,7 @@ class Runner:
         self.memory = Memory(redis, self.edition.id)
         self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
+        self.moderating = Moderating(self.catalogue)
         self.verifying: set[asyncio.Task] = set()
 
     async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
@@ -109,7 +110,7 @@ class Runner:
         try:
             try:
                 server = await self.servers.get(actor.guild_id)
-                await self.catalogue.check(actor)  # opens the catalogue; refuses the banned
+                actor = await self.catalogue.admit(actor)  # refuses the banned
                 verdict = await self.limits.admit(actor, cost, token, server)
             except REDIS_DOWN:
                 if not command.spec.offline:
@@ -219,21 +220,19 @@ class Runner:
             case c.Unbookmark(name=name):
                 mark = await cat.bookmarks.remove(actor, name)
                 return r.note(f"Removed {mark.ref} (it stood for {mark.address}).")
-            case c.ModQueue(page=number):
-                return cr.review_queue(command, await cat.moderation.queue(actor, number))
-            case c.ModHide() | c.ModRestore() | c.ModDelete():
-                m = cat.moderation
-                act = {c.ModHide: m.hide, c.ModRestore: m.restore, c.ModDelete: m.delete}[
-                    type(command)
-                ]
-                item = await act(actor, command.item, command.reason)
-                return r.note(f"{item.ref} is now {item.status}.")
-            case c.ModBan() | c.ModUnban():
-                return await self._ban(command, actor)
-            case c.ModLog(page=number):
-                return cr.mod_log(command, await cat.moderation.log(actor, number))
-            case c.ModBans():
-                return cr.bans(await cat.moderation.bans(actor))
+            case (
+                c.ModQueue()
+                | c.ModHide()
+                | c.ModRestore()
+                | c.ModDelete()
+                | c.ModBan()
+                | c.ModUnban()
+                | c.ModLog()
+                | c.ModBans()
+                | c.ModGrant()
+                | c.ModRevoke()
+            ):
+                return await self.moderating.answer(command, actor)
             case c.Quota():
                 return replies.quota(await self.quotas.usage(actor, server))
             case c.ConfigShow():
@@ -248,7 +247,7 @@ class Runner:
 
     async def _resolve(self, where: str, actor: Actor) -> str:
         """An address as checked by the parser, or the one a @bookmark names."""
-        return await self.catalogue.bookmarks.resolve(where, actor.user_id)
+        return await self.catalogue.bookmarks.resolve(where, actor)
 
     def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
         """A reading of the volume after ("next") or before ("prev") an address."""
@@ -375,18 +374,6 @@ class Runner:
         if mark.status == PUBLISHED:
             return r.Reply(r.INFO, text)
         return r.note(text + " It waits for a moderator's review before others can use it.")
-
-    async def _ban(self, command: c.ModBan | c.ModUnban, actor: Actor) -> r.Reply:
-        m = self.catalogue.moderation
-        verb = "ban" if isinstance(command, c.ModBan) else "unban"
-        await m.require_moderator(actor, verb, str(command.person))  # before looking anyone up
-        user, name = await self.catalogue.person(command.person.user_id, command.person.name)
-        if isinstance(command, c.ModBan):
-            where = await m.ban(actor, user, name, command.reason, command.everywhere)
-        else:
-            where = await m.unban(actor, user, name, command.everywhere)
-        scope = "everywhere" if where == keys.BAN_EVERYWHERE else "in this server"
-        return r.note(f"{name} {'is banned' if verb == 'ban' else 'is no longer banned'} {scope}.")
 
 
 def _guarded(progress: OnProgress | None) -> OnProgress | None:
