@@ -8,6 +8,7 @@ and that nothing ever pinged anyone.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -404,36 +405,57 @@ async def test_expeditions_finds_are_posted_in_the_review_channel(world, shelf_b
     assert posted.visibility.kind == "public"
 
 
-async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(library):
-    """Discord's interaction tokens die after 15 minutes (here 0.3 s): the hunt's result is
-    posted in the channel for its hunter, and its progress message loses its Cancel button."""
+async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(tmp_path):
+    """Discord's interaction tokens die after 15 minutes (here 0.3 s): the hunt waits for a
+    worker past that, and its result is posted in the channel for its hunter; its progress
+    message loses its Cancel button."""
+    from conftest import RedisServer, service_settings
     from discord_world import bot_settings, make_world, running
     from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
 
-    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=0.3) as fake:
-        with discord_py_pointed_at(fake):
-            world = make_world(fake)
-            async with running(bot_settings(library, world, hunt_cap=2048)):
-                handle = fake.slash(
-                    "shelf hunt", {"count": 32, "top": 2}, user=world.alice, channel=world.general
-                )
-                result = await fake.wait_for_async(
-                    lambda: next(
-                        (
-                            m
-                            for m in fake.messages(world.general)
-                            if m.origin == "channel" and "The best 2" in str(m.embeds)
+    from babel_core.worker import Worker
+
+    server = RedisServer(tmp_path).start()  # no worker yet: the hunt waits in the queue
+    library = type("Library", (), {"settings": service_settings(server, cooldown_s=0.0)})
+    worker, thread = None, None
+    try:
+        with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=0.3) as fake:
+            with discord_py_pointed_at(fake):
+                world = make_world(fake)
+                async with running(bot_settings(library, world)):
+                    handle = fake.slash(
+                        "shelf hunt",
+                        {"count": 8, "top": 2},
+                        user=world.alice,
+                        channel=world.general,
+                    )
+                    await handle.wait_acknowledged_async(timeout=WAIT)
+                    await asyncio.sleep(0.6)  # the token dies while the hunt waits
+                    worker = Worker(library.settings, server.url, name="late")
+                    worker.queue.ensure_group()
+                    thread = worker.start_thread()
+                    result = await fake.wait_for_async(
+                        lambda: next(
+                            (
+                                m
+                                for m in fake.messages(world.general)
+                                if m.origin == "channel" and "The best 2" in str(m.embeds)
+                            ),
+                            None,
                         ),
-                        None,
-                    ),
-                    timeout=120,
-                    what="the hunt's result in the channel",
-                )
-                assert result.content == "For alice:"
-                assert result.visibility.kind == "public" and fake.pings() == []
-                assert any(code == 50027 for _, _, code in handle.refusals)
-                progress = handle.original()
-                assert progress is None or not any("cancel" in i for i in progress.custom_ids())
+                        timeout=WAIT,
+                        what="the hunt's result in the channel",
+                    )
+                    assert result.content == "For alice:"
+                    assert result.visibility.kind == "public" and fake.pings() == []
+                    assert any(code == 50027 for _, _, code in handle.refusals)
+                    progress = handle.original()
+                    assert progress is None or not any("cancel" in i for i in progress.custom_ids())
+    finally:
+        if worker is not None:
+            worker.stop()
+            thread.join(30)
+        server.stop()
 
 
 async def test_a_progress_message_deleted_by_hand_does_not_stop_the_answer(library):
