@@ -54,6 +54,7 @@ from .moderation import (  # noqa: I001
     ConfigReset,
 )
 from .table import (
+    ADMIN,
     CHEAP,
     COMMANDS,
     GROUPS,
@@ -69,6 +70,7 @@ from .table import (
 )
 
 __all__ = [
+    "ADMIN",
     "Help",
     "About",
     "Read",

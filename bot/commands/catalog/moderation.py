@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .. import arguments as a
 from ..arguments import Person
-from .table import Command, arg, command
+from .table import ADMIN, Command, arg, command
 
 MOD_REASON = "why (kept in the mod log)"
 
@@ -123,6 +123,7 @@ class ConfigShow(Command):
     "config set",
     "Change one of this server's settings (admins).",
     "config set cooldown 10",
+    cost=ADMIN,
     private=True,
 )
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class ConfigSet(Command):
     "config reset",
     "Give a setting back the bot's default (admins).",
     "config reset cooldown",
+    cost=ADMIN,
     private=True,
 )
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from .. import arguments as a
 from ..arguments import Arg
 
-READS, CHEAP = "reads", "cheap"
+READS, CHEAP, ADMIN = "reads", "cheap", "admin"  # ADMIN: a server's settings, never rate-limited
 GROUPS = {
     "mod": "For moderators: the review queue, hiding and restoring, bans, the log.",
     "config": "For a server's admins: its channels, limits, quotas, moderators and filter.",
