@@ -34,7 +34,7 @@ import redis
 from . import keys, metrics
 from .errors import LibraryError
 from .jobs import CANCELLED, Job, Result
-from .queue import enqueue_keys
+from .lanes import enqueue_call
 from .queue_scripts import CANCEL, ENQUEUE, HAND_BACK_IDLE_MS, POSITION
 from .redis_conn import QueueUnreachable
 from .settings import Settings
@@ -112,10 +112,13 @@ class LibraryClient:
 
     # -- the API
 
-    async def submit(self, job: Job, requester: str) -> Ticket:
+    async def submit(self, job: Job, requester: str, server: str = "") -> Ticket:
         """Queue the job (or join an identical one in flight, or find its stored reading);
-        returns once the job is durable (module docstring). LibraryBusy when the queue is full.
+        returns once the job is durable (module docstring). LibraryBusy when its lane is full,
+        or the requester's bulk jobs fill their share. `server`: where it was asked ("" outside
+        any server); a bulk job waits in that requester's stream there (lanes.py).
         """
+        caps = (self.settings.queue_cap, self.settings.bulk_cap_per_requester)
 
         async def enqueue():
             if not self._group_ready:
@@ -123,11 +126,8 @@ class LibraryClient:
             if self._waitaof is None:
                 self._waitaof = await self._has_waitaof()
             async with self.r.client() as conn:  # WAITAOF waits for its connection's writes
-                state, value = await self._enqueue(
-                    keys=enqueue_keys(job.id),
-                    args=[job.id, job.to_json(), requester, time.time(), self.settings.queue_cap],
-                    client=conn,
-                )
+                call = enqueue_call(job, requester, server, *caps)
+                state, value = await self._enqueue(**call, client=conn)
                 if self._waitaof and _text(state) in ("queued", "joined"):  # it wrote
                     local, _ = await conn.waitaof(1, 0, WAITAOF_TIMEOUT_MS)
                     if int(local) < 1:
@@ -139,6 +139,11 @@ class LibraryClient:
 
         state, value = await self._retrying(enqueue)  # ENQUEUE is idempotent: safe to repeat
         state = _text(state)
+        if state == "full":
+            raise LibraryBusy(
+                f"you have {int(value):,} parts of hunts waiting already, the most at once; "
+                "please wait for them to be read"
+            )
         if state == "busy":
             raise LibraryBusy(
                 f"the library is busy ({int(value):,} requests are waiting); "
@@ -257,6 +262,7 @@ class LibraryClient:
         on_progress: ProgressCallback | None = None,
         timeout: float | None = DEFAULT_TIMEOUT_S,
         resubmit: int = 0,
+        server: str = "",
     ) -> Result:
         """Submit and wait: the job's answer, with the requester's own job in `result.job`.
 
@@ -267,7 +273,7 @@ class LibraryClient:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         for attempt in range(resubmit + 1):
-            ticket = await self.submit(job, requester)
+            ticket = await self.submit(job, requester, server)
             if ticket.cached is not None:
                 result = ticket.cached
                 break

@@ -271,15 +271,32 @@ class Desk:
 
     # -- hunts and expeditions
 
-    def hunt(self, deliveries: list[Delivery]) -> list[Result]:
+    def hunt(
+        self, deliveries: list[Delivery], between: Callable[[], None] | None = None
+    ) -> list[Result]:
         """Hunt jobs of one reading (hunt.same_reading): their volumes read together by the
-        edition's FastReader (hunt.read_jobs), the best of each job kept."""
+        edition's FastReader (hunt.read_jobs), the best of each job kept. `between()` runs
+        between two batches of volumes (the worker reads waiting readings there): the time it
+        takes does not count against these jobs' time limit."""
         start = time.perf_counter()
         self.current = (deliveries, start)
         first = deliveries[0].job
+
+        def pause() -> None:
+            held, paused = self.current, time.perf_counter()
+            try:
+                between()
+            finally:  # row 0 may hold another volume now; the hunt's clock skips the pause
+                self._loaded.pop(first.edition, None)
+                self.current = (held[0], held[1] + time.perf_counter() - paused)
+
         try:
             self._before(deliveries)
-            found = read_jobs(self._rows_for(first.edition), [d.job for d in deliveries])
+            found = read_jobs(
+                self._rows_for(first.edition),
+                [d.job for d in deliveries],
+                pause if between is not None else None,
+            )
             volumes = sum(d.job.volumes for d in deliveries)
             metrics.VOLUMES_BUILT.labels(first.edition).inc(volumes)
             total = round(time.perf_counter() - start, 4)

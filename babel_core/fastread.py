@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -89,12 +89,18 @@ class FastReader:
         volumes: Iterable[Volume],
         prompt: str = DEFAULT_PROMPT,
         max_tokens: int = DEFAULT_MAX_TOKENS,
+        between: Callable[[], None] | None = None,
     ) -> list[Reading]:
-        """Build and read volumes, `batch` at a time; each reading's seconds are its share."""
+        """Build and read volumes, `batch` at a time; each reading's seconds are its share.
+
+        `between()`, if given, is called before each batch but the first: the buffer is free
+        then (each batch is built anew), so a worker reads waiting readings there."""
         check_max_tokens(max_tokens)
         input_ids = encode_prompt(self.edition, prompt)
         volumes, readings = list(volumes), []
         for first in range(0, len(volumes), self.batch):
+            if first and between is not None:
+                between()
             chunk = volumes[first : first + self.batch]
             start = time.perf_counter()
             self.build(chunk)

@@ -69,12 +69,11 @@ def beat_once(worker: Worker, r: redis.Redis, queue: Queue) -> None:
         },
     )
     pipe.expire(keys.worker(worker.name), keys.HEARTBEAT_TTL_S)
-    pipe.xlen(keys.JOBS)
     pipe.zcount(keys.WORKERS, now - keys.HEARTBEAT_TTL_S, "+inf")
-    *_, depth, alive = pipe.execute()
-    metrics.QUEUE_DEPTH.set(depth)
+    *_, alive = pipe.execute()
+    metrics.QUEUE_DEPTH.set(queue.depth())  # both lanes
     metrics.WORKERS_ALIVE.set(alive)
-    queue.touch(in_hand)
+    queue.touch_all(in_hand)
     if current is not None:
         watch(worker, queue, *current)
 
@@ -84,8 +83,8 @@ def watch(worker: Worker, queue: Queue, deliveries: list[Delivery], since: float
     running = time.perf_counter() - since
     limit = worker.settings.job_timeout_s
     for d in deliveries:
-        if running > limit and d.entry not in worker.timed_out:
-            worker.timed_out.add(d.entry)
+        if running > limit and d.handle not in worker.timed_out:
+            worker.timed_out.add(d.handle)
             log.error("job %s ran past %g s; answering it with a timeout", d.job_id, limit)
             message = f"reading this volume took longer than {limit:g} s; try fewer tokens"
             queue.finish(d, worker.desk.failure(d, TIMEOUT, message))

@@ -170,16 +170,19 @@ def read_job(fast, job: Job) -> list[Candidate]:
     return read_jobs(fast, [job])[0]
 
 
-def read_jobs(fast, jobs: Sequence[Job]) -> list[list[Candidate]]:
+def read_jobs(
+    fast, jobs: Sequence[Job], between: Callable[[], None] | None = None
+) -> list[list[Candidate]]:
     """The answers of hunt jobs on one reading (edition, prompt, max tokens), their volumes read
     together by `fast`, `fast.batch` at a time: how a GPU worker fills a batch of 128 with four
     jobs of 32. Each job's answer is what reading it alone gives (readings do not depend on
-    which volumes share a batch: tests/test_fastread.py)."""
+    which volumes share a batch: tests/test_fastread.py). `between()` runs between two batches
+    (FastReader.read_many): the worker reads waiting readings there."""
     first = jobs[0]
     assert all(same_reading(j, first) for j in jobs), "hunt jobs read together share a reading"
     addresses = [chunk_addresses(j.seed, j.chunk, j.volumes) for j in jobs]
     readings = fast.read_many(
-        [a for each in addresses for a in each], first.prompt, first.max_tokens
+        [a for each in addresses for a in each], first.prompt, first.max_tokens, between
     )
     answers, at = [], 0
     for job, mine in zip(jobs, addresses, strict=True):
@@ -249,12 +252,15 @@ async def run(
     requester: str,
     on_progress: HuntCallback | None = None,
     stall_s: float = STALL_S,
+    server: str = "",
 ) -> Outcome:
     """Submit every job of the hunt, follow them, merge their best readings.
 
-    `client` is a client.LibraryClient. Jobs cancelled by the starter (`cancel`) count as
-    cancelled; jobs that fail keep their error. If no job is answered for `stall_s`, the
-    hunt stops waiting, withdraws its jobs not yet taken, and answers with what it has.
+    `client` is a client.LibraryClient; the jobs wait in the bulk lane, in the requester's own
+    stream in `server` (lanes.py: requesters take turns). Jobs cancelled by the starter
+    (`cancel`) count as cancelled; jobs that fail keep their error. If no job is answered for
+    `stall_s`, the hunt stops waiting, withdraws its jobs not yet taken, and answers with what
+    it has.
     """
     start = time.perf_counter()
     jobs = {job.id: job for job in hunt.jobs()}
@@ -276,7 +282,7 @@ async def run(
     try:
         for job in jobs.values():
             try:
-                ticket = await client.submit(job, requester)
+                ticket = await client.submit(job, requester, server)
             except LibraryBusy:  # the queue is full: take back what this hunt queued
                 for job_id in waiting.values():
                     with contextlib.suppress(LibraryError):

@@ -9,6 +9,9 @@ Three kinds of keys (docs/worker.md, "The keys in Redis"):
 - durable keys (the catalogue: discoveries, votes, bookmarks, moderation), no TTL, never
   evicted: Redis runs with `maxmemory-policy noeviction` and only cache keys ever expire.
 
+Jobs wait in two lanes (lanes.py): interactive work in `JOBS`, bulk work in one stream per
+(server, requester) that the workers visit round-robin, following the rings below.
+
 The people's side spells its own keys (per-person memory and the catalogue) in bot/keys.py,
 under the same PREFIX; nothing outside these two modules spells a key.
 """
@@ -18,8 +21,9 @@ from __future__ import annotations
 PREFIX = "babel:"
 
 # -- queue keys (no TTL)
-JOBS = PREFIX + "jobs"  # stream of unanswered jobs; an entry is deleted when answered
-GROUP = "workers"  # the consumer group every worker joins
+# the interactive lane: a stream of unanswered jobs; an entry is deleted when answered
+JOBS = PREFIX + "jobs"
+GROUP = "workers"  # the consumer group every worker joins, on every stream of either lane
 RESULTS = PREFIX + "results"  # stream of "job X was answered" notices (MAXLEN-trimmed)
 DEAD = PREFIX + "dead"  # dead-letter stream: jobs every worker died with (MAXLEN-trimmed)
 WORKERS = PREFIX + "workers"  # sorted set: worker name -> time of its last heartbeat
@@ -27,6 +31,13 @@ JOBS_ADDED = PREFIX + "jobs-added"  # counter: the ordinal of the last job queue
 # hash: stream entry -> times a worker took it into a batch (never lowered), and
 # "why:<entry>" -> why the last worker could not answer it; fields go when the job is answered
 ATTEMPTS = PREFIX + "attempts"
+
+# the bulk lane (lanes.py): one stream per (server, requester), `bulk(server, requester)`;
+BULK_STREAMS = PREFIX + "bulk-streams"  # hash: every bulk stream -> its server (reclaim, caps)
+BULK_ADDED = PREFIX + "bulk-added"  # hash: bulk stream -> the ordinal of its last job (positions)
+BULK_SERVERS = PREFIX + "bulk-servers"  # list (a ring): servers with bulk jobs not yet taken
+BULK_RING = PREFIX + "bulk-ring:"  # + server: list (a ring) of its streams with jobs not yet taken
+NO_SERVER = "-"  # the server of work asked outside any server (the console, direct messages)
 
 EXPEDITIONS = PREFIX + "expeditions"  # stream of expeditions' finds (MAXLEN-trimmed)
 REVIEWERS = "reviewers"  # the consumer group of bots that forward finds to the review channel
@@ -37,7 +48,8 @@ DEAD_MAXLEN = 10_000
 
 
 def inflight(job_id: str) -> str:
-    """The stream entry id of the job while it is queued or being read."""
+    """Where the job waits while it is queued or being read: its stream entry id in `JOBS`,
+    or "ENTRY STREAM" in the bulk lane (queue_scripts.LOCATE_LUA reads it)."""
     return f"{PREFIX}inflight:{job_id}"
 
 
@@ -56,9 +68,20 @@ def result(job_id: str) -> str:
     return f"{PREFIX}result:{job_id}"
 
 
-def answering(job_id: str) -> list[str]:
-    """The KEYS of every script that answers a job (finish, cancel), in their order."""
-    return [result(job_id), inflight(job_id), waiters(job_id), JOBS, RESULTS, ATTEMPTS]
+def answering(job_id: str, stream: str = JOBS) -> list[str]:
+    """The KEYS of every script that answers a job (finish, cancel), in their order; `stream`
+    is the lane's stream the job waits in (CANCEL reads it from the in-flight record)."""
+    return [result(job_id), inflight(job_id), waiters(job_id), stream, RESULTS, ATTEMPTS]
+
+
+def bulk(server: str, requester: str) -> str:
+    """The bulk lane's stream of one requester in one server (group GROUP, like JOBS)."""
+    return f"{PREFIX}bulk:{server or NO_SERVER}:{requester}"
+
+
+def bulk_ring(server: str) -> str:
+    """A server's ring of bulk streams with jobs no worker has taken yet."""
+    return BULK_RING + (server or NO_SERVER)
 
 
 # the readings' byte budget (settings.readings_mb): last use of each stored reading, its size,

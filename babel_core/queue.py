@@ -1,8 +1,9 @@
 """The job queue on Redis Streams: enqueue, deliver, answer, reclaim, dead-letter.
 
-One stream (`keys.JOBS`) holds the jobs not yet answered; every worker reads it through one
-consumer group. The steps that must not be split are Lua scripts (queue_scripts.py), so each
-is atomic:
+Jobs not yet answered wait in two lanes (lanes.py): the interactive stream `keys.JOBS`, and the
+bulk lane's streams, one per (server, requester), taken round-robin (`take_bulk`); every worker
+reads every stream through one consumer group, and a `Delivery` remembers its stream. The steps
+that must not be split are Lua scripts (queue_scripts.py), so each is atomic:
 
 - ENQUEUE: a stored reading answers at once; an identical job already in flight gets one more
   waiter instead of a second entry (in-flight dedupe by job id); a full queue (the cap) says
@@ -36,12 +37,17 @@ import redis
 
 from . import keys
 from .jobs import DEAD, Job, JobError, Result
+from .lanes import enqueue_call, handle
+from .lanes import enqueue_keys as enqueue_keys  # where callers have always found it
 from .queue_scripts import (
     DEAD_RECORD,
+    DEPTH,
     ENQUEUE,
     FINISH,
     HAND_BACK_IDLE_MS,
     KEEP,
+    RECLAIM_BULK,
+    TAKE_BULK,
     TOUCH,
 )
 
@@ -64,6 +70,12 @@ class Delivery:
     raw_job: str = ""  # the job field as stored, for the dead-letter record of such an entry
     why: str = ""  # why the previous worker could not answer it (keys.ATTEMPTS)
     source: str = NEW  # NEW, HANDED_BACK (by a worker) or SILENT (its worker went silent)
+    stream: str = keys.JOBS  # the lane's stream it waits in (lanes.py)
+
+    @property
+    def handle(self) -> str:
+        """Its place as the in-flight record and the attempts name it (unique in both lanes)."""
+        return handle(self.stream, self.entry)
 
 
 def _text(value) -> str:
@@ -84,7 +96,7 @@ def _time(value) -> float:
     return at
 
 
-def decode(entry, fields: dict, source: str = NEW) -> Delivery:
+def decode(entry, fields: dict, source: str = NEW, stream: str = keys.JOBS) -> Delivery:
     """A stream entry as a Delivery; never raises (what cannot be read goes in `problem`)."""
     entry = _shown(entry)
     raw = {_shown(k): v for k, v in fields.items()}
@@ -107,7 +119,7 @@ def decode(entry, fields: dict, source: str = NEW) -> Delivery:
         problem, job = str(e) or type(e).__name__, None
         log.error("unreadable job entry %s: %s", entry, problem)
     raw_job = _shown(raw.get("job", b""))[:2000] if problem else ""
-    return Delivery(entry, job_id, job, 0, at, problem, raw_job, source=source)
+    return Delivery(entry, job_id, job, 0, at, problem, raw_job, source=source, stream=stream)
 
 
 def ensure_group(r: redis.Redis) -> None:
@@ -126,10 +138,10 @@ def result_ttl(result: Result, reading_ttl_s: int) -> int:
 def finish_args(delivery: Delivery, result: Result, ttl_s: int, budget: int) -> dict:
     """FINISH's keys and arguments (the heartbeat answers timeouts with it too)."""
     return dict(
-        keys=keys.answering(delivery.job_id) + keys.READINGS,
+        keys=keys.answering(delivery.job_id, delivery.stream) + keys.READINGS,
         args=[
             keys.GROUP,
-            delivery.entry,
+            delivery.handle,
             delivery.job_id,
             result.to_json(),
             result_ttl(result, ttl_s),
@@ -174,16 +186,18 @@ class Queue:
         self._dead = r.register_script(DEAD_RECORD)
         self._touch = r.register_script(TOUCH)
         self._enqueue = r.register_script(ENQUEUE)
+        self._take_bulk = r.register_script(TAKE_BULK)
+        self._reclaim_bulk = r.register_script(RECLAIM_BULK)
+        self._depth = r.register_script(DEPTH)
 
     def ensure_group(self) -> None:
         ensure_group(self.r)
 
-    def enqueue(self, job: Job, requester: str, cap: int = 0) -> tuple[str, str]:
+    def enqueue(
+        self, job: Job, requester: str, cap: int = 0, server: str = "", bulk_cap: int = 0
+    ) -> tuple[str, str]:
         """(state, value) as ENQUEUE returns it; the client's `submit` is the usual way in."""
-        state, value = self._enqueue(
-            keys=enqueue_keys(job.id),
-            args=[job.id, job.to_json(), requester, time.time(), cap],
-        )
+        state, value = self._enqueue(**enqueue_call(job, requester, server, cap, bulk_cap))
         return _text(state), _text(value)
 
     def read_new(self, count: int, block_ms: int | None) -> list[Delivery]:
@@ -193,9 +207,27 @@ class Queue:
         )
         return [decode(e, f) for _, entries in reply or [] for e, f in entries]
 
+    def take_bulk(self, count: int) -> list[Delivery]:
+        """Up to `count` new bulk jobs, all from the stream whose turn it is (round-robin over
+        servers, then their requesters: queue_scripts.TAKE_BULK); never waits."""
+        reply = self._take_bulk(keys=[keys.BULK_SERVERS], args=[keys.GROUP, self.consumer, count])
+        if not reply:
+            return []
+        stream, entries = _text(reply[0]), reply[1]
+        return [decode(e, _fields(f), stream=stream) for e, f in entries]
+
+    def reclaim_bulk(self, min_idle_ms: int, count: int) -> list[Delivery]:
+        """`reclaim` over every stream of the bulk lane (and forget the streams emptied)."""
+        reply = self._reclaim_bulk(
+            keys=[keys.BULK_STREAMS, keys.BULK_SERVERS, keys.BULK_ADDED],
+            args=[keys.GROUP, self.consumer, min_idle_ms, count],
+        )
+        source = HANDED_BACK if min_idle_ms >= HAND_BACK_IDLE_MS else SILENT
+        return [decode(e, _fields(f), source, _text(stream)) for stream, e, f in reply]
+
     def reclaim(self, min_idle_ms: int, count: int) -> list[Delivery]:
-        """Take over up to `count` jobs idle for min_idle_ms: those of a silent worker, or
-        (min_idle_ms >= HAND_BACK_IDLE_MS) only those another worker handed back."""
+        """Take over up to `count` interactive jobs idle for min_idle_ms: those of a silent
+        worker, or (min_idle_ms >= HAND_BACK_IDLE_MS) only those another worker handed back."""
         _, claimed, *_ = self.r.xautoclaim(
             keys.JOBS, keys.GROUP, self.consumer, min_idle_ms, "0-0", count=count
         )
@@ -215,8 +247,8 @@ class Queue:
             return []
         pipe = self.r.pipeline(transaction=False)
         for d in batch:
-            pipe.hincrby(keys.ATTEMPTS, d.entry, 1)
-            pipe.hget(keys.ATTEMPTS, "why:" + d.entry)
+            pipe.hincrby(keys.ATTEMPTS, d.handle, 1)
+            pipe.hget(keys.ATTEMPTS, "why:" + d.handle)
         replies = pipe.execute()
         return [
             replace(d, deliveries=int(n), why=_shown(why) if why else "")
@@ -257,29 +289,45 @@ class Queue:
         """This attempt failed outside the job's own error handling: note why, and hand the job
         back (its attempt stays counted), for the next attempt or the dead-letter stream."""
         pipe = self.r.pipeline(transaction=False)
-        pipe.hset(keys.ATTEMPTS, "why:" + delivery.entry, why)
+        pipe.hset(keys.ATTEMPTS, "why:" + delivery.handle, why)
         self._touch(
-            keys=[keys.JOBS],
+            keys=[delivery.stream],
             args=[keys.GROUP, self.consumer, HAND_BACK_IDLE_MS, delivery.entry],
             client=pipe,
         )
         pipe.execute()
 
-    def touch(self, entries: list[str], idle_ms: int = 0) -> int:
+    def touch(self, entries: list[str], idle_ms: int = 0, stream: str = keys.JOBS) -> int:
         """Heartbeat this worker's entries (idle 0), or hand them back (HAND_BACK_IDLE_MS)."""
         if not entries:
             return 0
-        return int(
-            self._touch(keys=[keys.JOBS], args=[keys.GROUP, self.consumer, idle_ms, *entries])
-        )
+        return int(self._touch(keys=[stream], args=[keys.GROUP, self.consumer, idle_ms, *entries]))
 
-    def hand_back(self, entries: list[str]) -> int:
+    def hand_back(self, entries: list[str], stream: str = keys.JOBS) -> int:
         """Give entries back to the group unread: the next reclaim by any worker takes them."""
-        return self.touch(entries, HAND_BACK_IDLE_MS)
+        return self.touch(entries, HAND_BACK_IDLE_MS, stream)
+
+    def touch_all(self, deliveries: list[Delivery], idle_ms: int = 0) -> int:
+        """`touch` jobs of any lane: one script call per stream, in one round trip."""
+        by_stream: dict[str, list[str]] = {}
+        for d in deliveries:
+            by_stream.setdefault(d.stream, []).append(d.entry)
+        if not by_stream:
+            return 0
+        pipe = self.r.pipeline(transaction=False)
+        for stream, entries in by_stream.items():
+            self._touch(
+                keys=[stream], args=[keys.GROUP, self.consumer, idle_ms, *entries], client=pipe
+            )
+        return sum(int(n) for n in pipe.execute())
+
+    def hand_back_all(self, deliveries: list[Delivery]) -> int:
+        """`hand_back` jobs of any lane."""
+        return self.touch_all(deliveries, HAND_BACK_IDLE_MS)
 
     def depth(self) -> int:
-        """Jobs not yet answered (waiting or being read)."""
-        return int(self.r.xlen(keys.JOBS))
+        """Jobs not yet answered (waiting or being read), in both lanes."""
+        return int(self._depth(keys=[keys.JOBS, keys.BULK_STREAMS]))
 
     def forget_consumers(self, idle_ms: int) -> None:
         """Drop consumers of the group that own nothing and have been idle for idle_ms."""
@@ -302,13 +350,6 @@ def keep_readings(r: redis.Redis, results: list[Result], ttl_s: int, budget: int
     pipe.execute()
 
 
-def enqueue_keys(job_id: str) -> list[str]:
-    """ENQUEUE's keys, in its order."""
-    return [
-        keys.result(job_id),
-        keys.inflight(job_id),
-        keys.waiters(job_id),
-        keys.JOBS,
-        keys.JOBS_ADDED,
-        keys.READINGS_LRU,
-    ]
+def _fields(flat) -> dict:
+    """A stream entry's fields as a script returns them (a flat list) as a dict."""
+    return dict(zip(flat[0::2], flat[1::2], strict=True)) if flat else {}

@@ -210,8 +210,11 @@ class Settings:
     redis_weights_mb: int = setting("BABEL_REDIS_WEIGHTS_MB", 1024, whole(0))  # tier's budget
     # a job whose worker has been silent this long is handed to another worker
     claim_idle_s: float = setting("BABEL_CLAIM_IDLE_S", 30.0, number(0, above=True))
-    # the most jobs waiting or being read; a request past it hears "the library is busy"
+    # the most jobs waiting or being read in each lane (interactive, bulk); a request past it
+    # hears "the library is busy"
     queue_cap: int = setting("BABEL_QUEUE_CAP", 10_000, whole(0))  # 0: no cap
+    # the most bulk jobs (hunt jobs) one requester in one server may have queued (lanes.py)
+    bulk_cap_per_requester: int = setting("BABEL_BULK_CAP_PER_REQUESTER", 1024, whole(0))
     # stored readings' byte budget in Redis (least recently used evicted past it); 0: TTL only
     readings_mb: int = setting("BABEL_READINGS_MB", 512, whole(0))
     # a front end's Redis connections (bot, console): callers past them wait up to pool_wait_s

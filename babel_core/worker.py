@@ -4,14 +4,16 @@
     worker.run()                          # until stop() (or SIGTERM/SIGINT under `shelf worker`)
     thread = worker.start_thread()        # or in the background, as the console does
 
-Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_idle_s / 2),
-tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), counts one attempt
-at each (queue.Queue.start), dead-letters jobs already attempted settings.max_deliveries times,
-and hands the rest to its reading desk (desk.py: readers, volume caches, errors as answers):
-readings grouped by edition, then hunt and page jobs. An entry it cannot read, or a job whose
-reading fails outside the desk's error handling, is handed back with its attempt counted (a
-failed batch is read again job by job first, so the others are answered): malformed input
-reaches the dead-letter stream after max_deliveries attempts instead of crash-looping workers.
+Each turn the worker takes interactive work first and bulk work only when none waits
+(intake.py, lanes.py), counts one attempt at each job (queue.Queue.start), dead-letters jobs
+already attempted settings.max_deliveries times, and hands the rest to its reading desk
+(desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
+and page jobs. While it reads a hunt it reads the interactive jobs that arrived between two
+batches of volumes (`_serve_interactive`), so a reading waits for one batch of a hunt at most.
+An entry it cannot read, or a job whose reading fails outside the desk's error handling, is
+handed back with its attempt counted (a failed batch is read again job by job first, so the
+others are answered): malformed input reaches the dead-letter stream after max_deliveries
+attempts instead of crash-looping workers.
 A turn holds at most worker_batch // 32 hunt jobs, and at least one (docs/hunting.md): any
 further hunt job pulled is handed back at once, where an idle worker, which looks for
 handed-back jobs every turn, takes it; so several workers share a long hunt. The heartbeat
@@ -41,9 +43,9 @@ from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
 from .hunt import same_reading
+from .intake import Intake, is_hunt
 from .jobs import DEAD, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import HANDED_BACK, SILENT, Delivery, Queue
-from .queue_scripts import HAND_BACK_IDLE_MS
 from .settings import Settings, is_on
 
 log = logging.getLogger(__name__)
@@ -86,12 +88,13 @@ class Worker:
         self.hunts_per_turn = max(1, settings.worker_batch // HUNT_CHUNK)
         self.answered = 0  # jobs this worker answered (its answer was the one stored)
         self.stopping = threading.Event()
-        self.timed_out: set[str] = set()  # entries the heartbeat answered with a timeout
+        self.timed_out: set[str] = set()  # handles of jobs the heartbeat answered with a timeout
         self._hand = threading.Lock()
-        self._in_hand: list[str] = []  # entries of the batch being read
+        self._in_hand: dict[str, Delivery] = {}  # handle -> job being read (either lane)
         self._unsaved: list[tuple[Delivery, Result]] = []
         self.r = redis.Redis.from_url(url)
         self.queue = Queue(self.r, self.name, settings.reading_ttl_s, settings.readings_mb * 2**20)
+        self.intake = Intake(self.queue, settings, self.hunts_per_turn, self.stopping)
         self.desk = Desk(settings, self.r, self.name, self.device, self.stopping, before_job)
 
     # -- running
@@ -102,7 +105,7 @@ class Worker:
         heart = threading.Thread(target=beat, args=(self,), name=f"{self.name}-heartbeat")
         heart.daemon = True
         heart.start()
-        next_reclaim, backoff, joined, look = 0.0, 0.1, False, False
+        backoff, joined, look = 0.1, False, False
         try:
             while not self.stopping.is_set():
                 try:
@@ -110,15 +113,7 @@ class Worker:
                         self.queue.ensure_group()
                         joined = True
                     self._store_unsaved()
-                    batch: list[Delivery] = []
-                    if time.monotonic() >= next_reclaim:
-                        batch = self._reclaim(self.claim_idle_ms)
-                        next_reclaim = time.monotonic() + self.settings.claim_idle_s / 2
-                    elif look:  # idle, or just handed jobs back: take any handed back
-                        batch = self._reclaim(HAND_BACK_IDLE_MS)
-                    room = self.settings.worker_batch - len(batch)
-                    if room > 0 and not self.stopping.is_set():
-                        batch += self._take_new(room, None if batch else 1000)
+                    batch = self.intake.take(look)
                     batch, handed_back = self._few_hunt_jobs(batch)
                     look = handed_back or not batch
                     if batch:
@@ -172,43 +167,24 @@ class Worker:
         """Make the edition's reader now, so the first job does not pay for it."""
         self.desk.reader(get_edition(edition).id)
 
-    def in_hand(self) -> list[str]:
-        """The stream entries of the jobs being read now (for the heartbeat)."""
+    def in_hand(self) -> list[Delivery]:
+        """The jobs being read now, of either lane (for the heartbeat)."""
         with self._hand:
-            return list(self._in_hand)
+            return list(self._in_hand.values())
 
     # -- a batch
-
-    def _reclaim(self, min_idle_ms: int) -> list[Delivery]:
-        """Jobs handed back by other workers, then (min_idle_ms < HAND_BACK_IDLE_MS) those of
-        silent workers, up to a batch; the "took over" lines are written by `_process`."""
-        size = self.settings.worker_batch
-        claimed = self.queue.reclaim(HAND_BACK_IDLE_MS, size)
-        if min_idle_ms < HAND_BACK_IDLE_MS and len(claimed) < size:
-            claimed += self.queue.reclaim(min_idle_ms, size - len(claimed))
-        return claimed
-
-    def _take_new(self, room: int, block_ms: int | None) -> list[Delivery]:
-        """New jobs: one (waiting up to block_ms), then up to room - 1 more without waiting; when
-        the first is a hunt job, up to hunts_per_turn in all: the rest stays for others."""
-        taken = self.queue.read_new(1, block_ms)
-        if taken:
-            more = (min(room, self.hunts_per_turn) if _is_hunt(taken[0]) else room) - 1
-            if more > 0:
-                taken += self.queue.read_new(more, None)
-        return taken
 
     def _few_hunt_jobs(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
         """The batch with at most hunts_per_turn hunt jobs, all on the first one's reading
         (hunt.same_reading); the other hunt jobs are handed back at once."""
-        hunts = [d for d in batch if _is_hunt(d)]
+        hunts = [d for d in batch if is_hunt(d)]
         keep = [d for d in hunts if same_reading(d.job, hunts[0].job)][: self.hunts_per_turn]
-        extra = {d.entry for d in hunts} - {d.entry for d in keep}
+        extra = {d.handle for d in hunts} - {d.handle for d in keep}
         if not extra:
             return batch, False
-        self.queue.hand_back(sorted(extra))
+        self.queue.hand_back_all([d for d in hunts if d.handle in extra])
         log.debug("worker %s hands back %d hunt jobs for other workers", self.name, len(extra))
-        return [d for d in batch if d.entry not in extra], True
+        return [d for d in batch if d.handle not in extra], True
 
     def _process(self, batch: list[Delivery]) -> bool:
         """Count this attempt at each job, then read them; True when a job was handed back.
@@ -230,8 +206,8 @@ class Worker:
                 failed = True
             else:
                 todo.append(d)
-        with self._hand:
-            self._in_hand = [d.entry for d in todo]
+        with self._hand:  # added to what is in hand: a hunt's batch stays there while
+            self._in_hand.update((d.handle, d) for d in todo)  # `_serve_interactive` reads
         try:
             try:
                 self._read(todo)
@@ -249,11 +225,11 @@ class Worker:
                         failed = self._read_alone(d) or failed
         finally:
             with self._hand:
-                left, self._in_hand = self._in_hand, []
+                left = [self._in_hand.pop(d.handle) for d in todo if d.handle in self._in_hand]
             if left:
                 log.info("worker %s hands back %d jobs", self.name, len(left))
                 try:
-                    self.queue.hand_back(left)
+                    self.queue.hand_back_all(left)
                 except REDIS_DOWN:
                     log.warning("could not hand back %d jobs; they will be reclaimed", len(left))
         return failed
@@ -270,7 +246,8 @@ class Worker:
                 self._store(d, result)
         hunts = [d for d in todo if d.job.kind == HUNT]
         if hunts and not self.stopping.is_set():
-            for d, result in zip(hunts, self.desk.hunt(hunts), strict=True):
+            found = self.desk.hunt(hunts, between=self._serve_interactive)
+            for d, result in zip(hunts, found, strict=True):
                 self._store(d, result)
         for d in todo:  # after the readings: a page of a volume just read needs no build
             if d.job.kind == PAGE and not self.stopping.is_set():
@@ -286,15 +263,32 @@ class Worker:
         except Exception as e:
             log.exception("worker %s: job %s failed alone", self.name, d.job_id)
             with self._hand:
-                if d.entry in self._in_hand:
-                    self._in_hand.remove(d.entry)
+                self._in_hand.pop(d.handle, None)
             self.queue.fail(d, f"{type(e).__name__}: {e}"[:300])
             return True
 
     def _left(self, todo: list[Delivery]) -> list[Delivery]:
         with self._hand:
-            held = set(self._in_hand)
-        return [d for d in todo if d.entry in held]
+            return [d for d in todo if d.handle in self._in_hand]
+
+    def _serve_interactive(self) -> None:
+        """Between two batches of volumes of bulk work (Desk.hunt): read the interactive jobs
+        waiting now, one batch of them, then let the hunt go on. So a reading waits for one
+        batch of a hunt at most, never for the hunt. Never raises: the hunt in hand must not
+        fail for what happens here (these jobs are handed back, or reclaimed, as any)."""
+        if self.stopping.is_set():
+            return
+        try:
+            batch = self.intake.new(self.settings.worker_batch, None)
+            hunts = [d for d in batch if is_hunt(d)]  # an old hunt job in the interactive lane
+            if hunts:
+                self.queue.hand_back_all(hunts)
+            batch = [d for d in batch if not is_hunt(d)]
+            if batch:
+                log.debug("worker %s reads %d jobs within a hunt", self.name, len(batch))
+                self._process(batch)
+        except Exception:
+            log.exception("worker %s: interactive jobs within a hunt failed", self.name)
 
     def _log_taken(self, d: Delivery) -> None:
         if d.source == SILENT:
@@ -323,9 +317,8 @@ class Worker:
 
     def _store(self, d: Delivery, result: Result) -> None:
         with self._hand:
-            if d.entry in self._in_hand:
-                self._in_hand.remove(d.entry)
-        self.timed_out.discard(d.entry)
+            self._in_hand.pop(d.handle, None)
+        self.timed_out.discard(d.handle)
         try:
             self._finish(d, result)
         except (redis.RedisError, OSError) as e:  # down, or refusing writes (out of memory)
@@ -353,10 +346,6 @@ class Worker:
             self.r.delete(keys.worker(self.name))
         self.r.close()
         log.info("worker %s stopped after %d answers", self.name, self.answered)
-
-
-def _is_hunt(d: Delivery) -> bool:
-    return d.job is not None and d.job.kind == HUNT
 
 
 def beating_here(r: redis.Redis, settings: Settings) -> bool:

@@ -97,6 +97,15 @@ def redis_server(tmp_path):
     server.stop()
 
 
+def queued(url: str) -> int:
+    """Jobs not yet answered, in both lanes (the interactive stream and the bulk lane's)."""
+    import redis
+
+    from babel_core.queue import Queue
+
+    return Queue(redis.Redis.from_url(url), "tests", 1).depth()
+
+
 def service_settings(server: RedisServer, **overrides):
     """Settings for a test service on `server`: tiny edition, fast reclaim, no weights tier."""
     from babel_core.settings import Settings

@@ -20,7 +20,7 @@ from babel_core.hunt import Hunt, HuntError
 from babel_core.jobs import HUNT_CHUNK, Candidate, Job, JobError, Result
 from babel_core.scorers import UnknownScorer
 from babel_core.settings import Settings
-from tests.conftest import service_settings
+from tests.conftest import queued, service_settings
 
 PROMPT = "Once upon a time"
 TOKENS = 6
@@ -123,7 +123,7 @@ async def test_a_hunt_with_one_worker_finds_what_reading_its_volumes_alone_finds
     assert (done[0], done[-1], done == sorted(done)) == (0, 70, True)
     assert {p.volumes for p in seen} == {70}
     assert {a.worker for a in answers(redis_server.url, hunt)} == {worker.name}
-    assert redis.Redis.from_url(redis_server.url).xlen(keys.JOBS) == 0
+    assert queued(redis_server.url) == 0
 
 
 async def test_two_workers_share_a_hunt_and_merge_the_same_best(client, workers, redis_server):
@@ -147,8 +147,7 @@ async def test_a_worker_with_a_batch_of_64_reads_two_hunt_jobs_together(
 ):
     hunt = tiny_hunt(4 * HUNT_CHUNK, seed=11)
     running = asyncio.create_task(hunting.run(client, hunt, "user:1"))
-    r = redis.Redis.from_url(redis_server.url)
-    while r.xlen(keys.JOBS) < 4:  # every job queued before the worker starts
+    while queued(redis_server.url) < 4:  # every job queued before the worker starts
         await asyncio.sleep(0.01)
     workers(service_settings(redis_server, worker_batch=2 * HUNT_CHUNK))
     outcome = await running
@@ -202,21 +201,20 @@ async def test_the_starter_cancels_the_rest_of_a_hunt_and_nobody_else_can(
     assert await asyncio.to_thread(started.wait, 30)
     with pytest.raises(HuntError, match="only the person who started this hunt"):
         await hunting.cancel(client, hunt.id, "someone-else")
-    r = redis.Redis.from_url(redis_server.url)
-    assert r.xlen(keys.JOBS) == 4  # someone else's cancel withdrew nothing
+    assert queued(redis_server.url) == 4  # someone else's cancel withdrew nothing
     assert await hunting.cancel(client, hunt.id, "starter") == 3  # the worker holds the first
     release.set()
     outcome = await running
     expected = hunting.read_job(FastReader(TINY, batch=8), hunt.job(0))
     assert (outcome.volumes_read, outcome.cancelled, outcome.best) == (32, 3, expected)
-    assert r.xlen(keys.JOBS) == 0
+    assert queued(redis_server.url) == 0
 
 
 async def test_a_hunt_nobody_reads_stops_waiting_and_withdraws_its_jobs(client, redis_server):
     outcome = await hunting.run(client, tiny_hunt(70), "user:1", stall_s=0.5)
     assert (outcome.stalled, outcome.volumes_read, outcome.best) == (True, 0, [])
     assert outcome.cancelled == 3
-    assert redis.Redis.from_url(redis_server.url).xlen(keys.JOBS) == 0
+    assert queued(redis_server.url) == 0
 
 
 # -- how much a person may hunt

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import redis
-from conftest import RedisServer
+from conftest import RedisServer, queued
 
 from babel_core import hunt as hunting
 from babel_core import keys
@@ -179,12 +179,12 @@ async def test_a_hunt_is_cancelled_by_its_starter_only(shelf, tmp_path, someone)
         stranger = Actor("someone-else", "stranger")
         refused = await core.cancel(cancel.job_id, cancel.owner, stranger)
         assert refused == r.error("Only the person who asked can cancel this.")
-        assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 1
+        assert queued(server.url) == 1
         assert await core.cancel(cancel.job_id, cancel.owner, me) == r.note(
             "Cancelled: 1 part of the hunt will not be read; you get the best of what was."
         )
         assert await task == r.Reply(r.INFO, "Hunt cancelled before any volume was read.")
-        assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 0
+        assert queued(server.url) == 0
     finally:
         server.stop()
 
