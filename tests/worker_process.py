@@ -1,10 +1,11 @@
 """A worker process for tests, with controlled slowness or death (not collected by pytest).
 
-    python tests/worker_process.py [--sleep-on PROMPT SECONDS] [--die-on PROMPT]
+    python tests/worker_process.py [--sleep-on PROMPT SECONDS]... [--die-on PROMPT]
 
 Settings come from the environment (REDIS_URL, BABEL_CLAIM_IDLE_S, ...). Prints "ready" when
 it serves and "job PROMPT" when it starts a job; --sleep-on makes jobs with that prompt sleep
-before they are read; --die-on makes the process SIGKILL itself when it starts such a job.
+before they are read (it may be given for several prompts); --die-on makes the process SIGKILL
+itself when it starts such a job.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from babel_core.worker import Worker
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sleep-on", nargs=2, metavar=("PROMPT", "SECONDS"))
+    parser.add_argument("--sleep-on", nargs=2, metavar=("PROMPT", "SECONDS"), action="append")
     parser.add_argument("--die-on")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
@@ -32,8 +33,9 @@ def main() -> int:
         print("job", job.prompt, flush=True)
         if job.prompt == args.die_on:
             os.kill(os.getpid(), signal.SIGKILL)
-        if args.sleep_on and job.prompt == args.sleep_on[0]:
-            time.sleep(float(args.sleep_on[1]))
+        for prompt, seconds in args.sleep_on or ():
+            if job.prompt == prompt:
+                time.sleep(float(seconds))
 
     settings = Settings.from_env()
     worker = Worker(settings, settings.redis_url, before_job=before_job)

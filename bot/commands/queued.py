@@ -106,7 +106,9 @@ class Queued:
                 await progress(replies.hunting_progress(p, actor.user_id))
 
         stall = self.settings.job_timeout_s + WAIT_MARGIN_S
-        outcome = await hunting.run(self.client, plan, actor.user_id, report, stall_s=stall)
+        outcome = await hunting.run(  # in this person's own line in this server's share
+            self.client, plan, actor.user_id, report, stall_s=stall, server=actor.guild_id
+        )
         key = await self.memory.save_prompt(prompt)
         return replies.hunt(outcome, key, notes, actor.user_id)
 
