@@ -272,20 +272,21 @@ class Desk:
     # -- hunts and expeditions
 
     def hunt(
-        self, deliveries: list[Delivery], between: Callable[[], None] | None = None
+        self, deliveries: list[Delivery], pace: Callable[[], int] | None = None
     ) -> list[Result]:
         """Hunt jobs of one reading (hunt.same_reading): their volumes read together by the
-        edition's FastReader (hunt.read_jobs), the best of each job kept. `between()` runs
-        between two batches of volumes (the worker reads waiting readings there): the time it
-        takes does not count against these jobs' time limit."""
+        edition's FastReader (hunt.read_jobs), the best of each job kept. `pace()` runs before
+        each batch of volumes and sizes it (the worker reads waiting readings there): the time
+        it takes does not count against these jobs' time limit."""
         start = time.perf_counter()
         self.current = (deliveries, start)
-        first = deliveries[0].job
+        first, most = deliveries[0].job, [self.settings.worker_batch]
 
-        def pause() -> None:
+        def pause() -> int:
             held, paused = self.current, time.perf_counter()
             try:
-                between()
+                most.append(pace())
+                return most[-1]
             finally:  # row 0 may hold another volume now; the hunt's clock skips the pause
                 self._loaded.pop(first.edition, None)
                 self.current = (held[0], held[1] + time.perf_counter() - paused)
@@ -295,9 +296,10 @@ class Desk:
             found = read_jobs(
                 self._rows_for(first.edition),
                 [d.job for d in deliveries],
-                pause if between is not None else None,
+                pause if pace is not None else None,
             )
             volumes = sum(d.job.volumes for d in deliveries)
+            batch = min(volumes, max(most[1:] or most))  # the largest batch read
             metrics.VOLUMES_BUILT.labels(first.edition).inc(volumes)
             total = round(time.perf_counter() - start, 4)
             results = []
@@ -311,7 +313,7 @@ class Desk:
                         True,
                         worker=self.name,
                         device=self.device,
-                        timings={**timings, "batch": min(volumes, self.settings.worker_batch)},
+                        timings={**timings, "batch": batch},
                         finished_at=time.time(),
                         candidates=best,
                     )

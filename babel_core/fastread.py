@@ -89,19 +89,19 @@ class FastReader:
         volumes: Iterable[Volume],
         prompt: str = DEFAULT_PROMPT,
         max_tokens: int = DEFAULT_MAX_TOKENS,
-        between: Callable[[], None] | None = None,
+        pace: Callable[[], int] | None = None,
     ) -> list[Reading]:
         """Build and read volumes, `batch` at a time; each reading's seconds are its share.
 
-        `between()`, if given, is called before each batch but the first: the buffer is free
-        then (each batch is built anew), so a worker reads waiting readings there."""
+        `pace()`, if given, is called before each batch and says how many volumes it may hold
+        (1 to `batch`). The buffer is free then (every batch is built anew): a worker reads the
+        readings waiting for it there, and takes smaller batches while people are reading."""
         check_max_tokens(max_tokens)
         input_ids = encode_prompt(self.edition, prompt)
-        volumes, readings = list(volumes), []
-        for first in range(0, len(volumes), self.batch):
-            if first and between is not None:
-                between()
-            chunk = volumes[first : first + self.batch]
+        volumes, readings, first = list(volumes), [], 0
+        while first < len(volumes):
+            size = self.batch if pace is None else max(1, min(self.batch, pace()))
+            chunk, first = volumes[first : first + size], first + size
             start = time.perf_counter()
             self.build(chunk)
             new_ids = self._generate(input_ids, max_tokens)

@@ -171,18 +171,18 @@ def read_job(fast, job: Job) -> list[Candidate]:
 
 
 def read_jobs(
-    fast, jobs: Sequence[Job], between: Callable[[], None] | None = None
+    fast, jobs: Sequence[Job], pace: Callable[[], int] | None = None
 ) -> list[list[Candidate]]:
     """The answers of hunt jobs on one reading (edition, prompt, max tokens), their volumes read
     together by `fast`, `fast.batch` at a time: how a GPU worker fills a batch of 128 with four
     jobs of 32. Each job's answer is what reading it alone gives (readings do not depend on
-    which volumes share a batch: tests/test_fastread.py). `between()` runs between two batches
-    (FastReader.read_many): the worker reads waiting readings there."""
+    which volumes share a batch: tests/test_fastread.py). `pace()` runs before each batch and
+    sizes it (FastReader.read_many): the worker reads waiting readings there."""
     first = jobs[0]
     assert all(same_reading(j, first) for j in jobs), "hunt jobs read together share a reading"
     addresses = [chunk_addresses(j.seed, j.chunk, j.volumes) for j in jobs]
     readings = fast.read_many(
-        [a for each in addresses for a in each], first.prompt, first.max_tokens, between
+        [a for each in addresses for a in each], first.prompt, first.max_tokens, pace
     )
     answers, at = [], 0
     for job, mine in zip(jobs, addresses, strict=True):

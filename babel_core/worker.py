@@ -8,8 +8,9 @@ Each turn the worker takes interactive work first and bulk work only when none w
 (intake.py, lanes.py), counts one attempt at each job (queue.Queue.start), dead-letters jobs
 already attempted settings.max_deliveries times, and hands the rest to its reading desk
 (desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs. While it reads a hunt it reads the interactive jobs that arrived between two
-batches of volumes (`_serve_interactive`), so a reading waits for one batch of a hunt at most.
+and page jobs. While it reads a hunt it reads the interactive jobs that arrived before each
+batch of volumes, and while people are reading it reads hunts a quarter batch at a time
+(`_pace`), so a reading waits for a quarter batch of a hunt at most.
 An entry it cannot read, or a job whose reading fails outside the desk's error handling, is
 handed back with its attempt counted (a failed batch is read again job by job first, so the
 others are answered): malformed input reaches the dead-letter stream after max_deliveries
@@ -51,6 +52,7 @@ from .settings import Settings, is_on
 log = logging.getLogger(__name__)
 
 _numbers = itertools.count()
+READING_S = 2.0  # a worker that read an interactive job this recently reads bulk work in bites
 
 
 def default_name(settings: Settings) -> str:
@@ -91,6 +93,7 @@ class Worker:
         self.timed_out: set[str] = set()  # handles of jobs the heartbeat answered with a timeout
         self._hand = threading.Lock()
         self._in_hand: dict[str, Delivery] = {}  # handle -> job being read (either lane)
+        self._last_interactive = -READING_S  # monotonic time it last read an interactive job
         self._unsaved: list[tuple[Delivery, Result]] = []
         self.r = redis.Redis.from_url(url)
         self.queue = Queue(self.r, self.name, settings.reading_ttl_s, settings.readings_mb * 2**20)
@@ -206,8 +209,10 @@ class Worker:
                 failed = True
             else:
                 todo.append(d)
+        if any(not is_hunt(d) for d in todo):
+            self._last_interactive = time.monotonic()
         with self._hand:  # added to what is in hand: a hunt's batch stays there while
-            self._in_hand.update((d.handle, d) for d in todo)  # `_serve_interactive` reads
+            self._in_hand.update((d.handle, d) for d in todo)  # `_pace` reads
         try:
             try:
                 self._read(todo)
@@ -246,7 +251,7 @@ class Worker:
                 self._store(d, result)
         hunts = [d for d in todo if d.job.kind == HUNT]
         if hunts and not self.stopping.is_set():
-            found = self.desk.hunt(hunts, between=self._serve_interactive)
+            found = self.desk.hunt(hunts, pace=self._pace)
             for d, result in zip(hunts, found, strict=True):
                 self._store(d, result)
         for d in todo:  # after the readings: a page of a volume just read needs no build
@@ -271,15 +276,17 @@ class Worker:
         with self._hand:
             return [d for d in todo if d.handle in self._in_hand]
 
-    def _serve_interactive(self) -> None:
-        """Between two batches of volumes of bulk work (Desk.hunt): read the interactive jobs
-        waiting now, one batch of them, then let the hunt go on. So a reading waits for one
-        batch of a hunt at most, never for the hunt. Never raises: the hunt in hand must not
-        fail for what happens here (these jobs are handed back, or reclaimed, as any)."""
-        if self.stopping.is_set():
-            return
+    def _pace(self) -> int:
+        """Before each batch of volumes of bulk work (Desk.hunt): read the interactive jobs
+        waiting now, one batch of them; then say how many volumes the hunt's next batch may
+        hold: a quarter batch while people are reading (an interactive job within the last
+        READING_S), so that a reading waits for a quarter batch of a hunt at most, never for
+        the hunt; a whole batch otherwise. Never raises: the hunt in hand must not fail for
+        what happens here (these jobs are handed back, or reclaimed, as any)."""
         try:
-            batch = self.intake.new(self.settings.worker_batch, None)
+            batch = (
+                [] if self.stopping.is_set() else self.intake.new(self.settings.worker_batch, None)
+            )
             hunts = [d for d in batch if is_hunt(d)]  # an old hunt job in the interactive lane
             if hunts:
                 self.queue.hand_back_all(hunts)
@@ -289,6 +296,9 @@ class Worker:
                 self._process(batch)
         except Exception:
             log.exception("worker %s: interactive jobs within a hunt failed", self.name)
+        if time.monotonic() - self._last_interactive < READING_S:
+            return max(1, self.settings.worker_batch // 4)
+        return self.settings.worker_batch
 
     def _log_taken(self, d: Delivery) -> None:
         if d.source == SILENT:

@@ -124,8 +124,12 @@ def weights_tiers(url: str, repeats: int, device: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def worker_processes(url: str, data_dir: Path, workers: int, edition: str, device: str):
-    """`shelf worker` processes on `url`, sharing the cores; yields a client once all beat."""
+async def worker_processes(
+    url: str, data_dir: Path, workers: int, edition: str, device: str, threads: int = 0
+):
+    """`shelf worker` processes on `url`, sharing the cores (or `threads` threads each);
+    yields a client once all beat."""
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -136,8 +140,8 @@ async def worker_processes(url: str, data_dir: Path, workers: int, edition: str,
         "BABEL_DEVICE": device,
         # the workers share the cores: each gets its share of threads, torch's and the numba
         # build's (no oversubscription: spinning threads wait on descheduled partners)
-        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
-        "NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers)),
+        "OMP_NUM_THREADS": str(threads),
+        "NUMBA_NUM_THREADS": str(threads),
     }
     command = [sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())"]
     processes = [

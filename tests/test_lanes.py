@@ -49,7 +49,7 @@ async def until(condition, timeout: float = 30.0) -> None:
 # -- interactive work first
 
 
-async def test_a_reading_asked_during_a_hunt_is_read_between_two_batches_of_its_job(
+async def test_a_reading_asked_during_a_hunt_is_read_within_the_hunt_job_in_hand(
     client, workers, redis_server
 ):
     asked, order = threading.Event(), []
@@ -71,6 +71,7 @@ async def test_a_reading_asked_during_a_hunt_is_read_between_two_batches_of_its_
     first = stored(redis_server.url, hunt.job(0))
     assert answer.ok and first.ok
     assert answer.finished_at < first.finished_at  # read while that hunt job was in hand
+    assert first.timings["batch"] == 2  # then a quarter batch at a time: people are reading
     assert order[:2] == [HUNT, "read"]
     await hunting.cancel(client, hunt.id, "user:1")
     outcome = await running
@@ -202,7 +203,7 @@ async def test_a_killed_workers_bulk_and_interactive_jobs_are_both_reclaimed(
     doomed = worker_process("--sleep-on", "hold", "2", "--sleep-on", "slow", "60")
     assert doomed.stdout.readline().strip() == "job hold"  # the hunt job is in its hands
     reading = tiny_job(prompt="slow")
-    await client.submit(reading, "user:2")  # read between two batches of the hunt job
+    await client.submit(reading, "user:2")  # read before a batch of the hunt job
     assert doomed.stdout.readline().strip() == "job slow"  # now it holds both
     doomed.send_signal(signal.SIGKILL)
     assert doomed.wait(10) == -signal.SIGKILL
