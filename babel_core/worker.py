@@ -9,8 +9,8 @@ Each turn the worker takes interactive work first and bulk work only when none w
 already attempted settings.max_deliveries times, and hands the rest to its reading desk
 (desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
 and page jobs. While it reads a hunt it reads the interactive jobs that arrived before each
-batch of volumes, and while people are reading it reads hunts a quarter batch at a time
-(`_pace`), so a reading waits for a quarter batch of a hunt at most.
+batch of volumes, and while people are reading it reads hunts an eighth of a batch at a time
+(`_pace`), so a reading waits for that bite of a hunt at most.
 An entry it cannot read, or a job whose reading fails outside the desk's error handling, is
 handed back with its attempt counted (a failed batch is read again job by job first, so the
 others are answered): malformed input reaches the dead-letter stream after max_deliveries
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _numbers = itertools.count()
 READING_S = 2.0  # a worker that read an interactive job this recently reads bulk work in bites
+BITE = 8  # of a batch: a bite of bulk work is worker_batch // BITE volumes (at least one)
 
 
 def default_name(settings: Settings) -> str:
@@ -279,10 +280,10 @@ class Worker:
     def _pace(self) -> int:
         """Before each batch of volumes of bulk work (Desk.hunt): read the interactive jobs
         waiting now, one batch of them; then say how many volumes the hunt's next batch may
-        hold: a quarter batch while people are reading (an interactive job within the last
-        READING_S), so that a reading waits for a quarter batch of a hunt at most, never for
-        the hunt; a whole batch otherwise. Never raises: the hunt in hand must not fail for
-        what happens here (these jobs are handed back, or reclaimed, as any)."""
+        hold: a bite (worker_batch // BITE) while people are reading (an interactive job
+        within the last READING_S), so that a reading waits for a bite of a hunt at most,
+        never for the hunt; a whole batch otherwise. Never raises: the hunt in hand must not
+        fail for what happens here (these jobs are handed back, or reclaimed, as any)."""
         try:
             batch = (
                 [] if self.stopping.is_set() else self.intake.new(self.settings.worker_batch, None)
@@ -297,7 +298,7 @@ class Worker:
         except Exception:
             log.exception("worker %s: interactive jobs within a hunt failed", self.name)
         if time.monotonic() - self._last_interactive < READING_S:
-            return max(1, self.settings.worker_batch // 4)
+            return max(1, self.settings.worker_batch // BITE)
         return self.settings.worker_batch
 
     def _log_taken(self, d: Delivery) -> None:

@@ -1,14 +1,15 @@
 """Fair scheduling: readings beside a big hunt, and two people's hunts side by side.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_lanes.py [--readings 100] [--workers 1]
+    PYTHONPATH=. .venv/bin/python bench/bench_lanes.py [--readings 200] [--rounds 10] [--workers 1]
 
 On a fresh embedded Redis with `shelf worker` processes (tiny edition, 32 tokens, each worker
 one torch and one numba thread), prints two tables:
 
 - the latency (p50, p95) of interactive readings, one person asking one at a time with a
   random pause between (50-150 ms, so a reading arrives at any point of a worker's batch),
-  first with the queue empty, then with a 1,024-volume hunt always queued (when one ends,
-  another starts), and their ratio to the idle p50 (the target: at most 1.5x);
+  with the queue empty and with a 1,024-volume hunt always queued (when one ends, another
+  starts), in alternating blocks (the host's load drifts), and the busy p50's ratio to the idle
+  p50 (the target: at most 1.5x);
 - two people's 1,024-volume hunts, the second asked once the first is wholly queued: volumes
   per second of each while both ran, and where each stood when the other finished.
 """
@@ -62,24 +63,24 @@ async def warm_up(client) -> None:
     await hunting.run(client, Hunt.new(256, max_tokens=TOKENS, edition="tiny"), "warm")
 
 
-async def beside_a_hunt(client, n: int, rng: random.Random) -> tuple[list[float], int, float]:
-    """The readings with a 1,024-volume hunt always queued; (seconds, hunts, volumes/s)."""
-    done = asyncio.Event()
-    hunts, volumes, start = 0, 0, time.perf_counter()
+async def beside_a_hunt(client, tag: str, n: int, rng: random.Random) -> tuple[list[float], int]:
+    """n readings with a 1,024-volume hunt always queued (when one ends another starts), then
+    the hunt cancelled and the queue drained; (seconds each, volumes the hunts read)."""
+    done, current, volumes = asyncio.Event(), [], [0]
 
     async def keep_hunting() -> None:
-        nonlocal hunts, volumes
         while not done.is_set():
-            hunt = Hunt.new(HUNT_VOLUMES, max_tokens=TOKENS, edition="tiny")
-            outcome = await hunting.run(client, hunt, "hunter", server="s1")
-            hunts, volumes = hunts + 1, volumes + outcome.volumes_read
+            current[:] = [Hunt.new(HUNT_VOLUMES, max_tokens=TOKENS, edition="tiny")]
+            outcome = await hunting.run(client, current[0], "hunter", server="s1")
+            volumes[0] += outcome.volumes_read
 
     hunter = asyncio.create_task(keep_hunting())
-    await asyncio.sleep(1.0)  # the hunt is under way
-    seconds = await readings(client, "busy", n, rng)
+    await asyncio.sleep(0.5)  # the hunt is under way
+    seconds = await readings(client, tag, n, rng)
     done.set()
+    await hunting.cancel(client, current[0].id, "hunter")
     await hunter
-    return seconds, hunts, volumes / (time.perf_counter() - start)
+    return seconds, volumes[0]
 
 
 async def side_by_side(client) -> list[tuple[str, int, float, int, float]]:
@@ -117,12 +118,20 @@ async def side_by_side(client) -> list[tuple[str, int, float, int, float]]:
     return rows
 
 
-async def bench(url: str, data_dir: Path, n: int, workers: int) -> None:
+async def bench(url: str, data_dir: Path, n: int, rounds: int, workers: int) -> None:
     rng = random.Random(2026)
+    idle, busy, volumes, busy_s = [], [], 0, 0.0
     async with worker_processes(url, data_dir, workers, "tiny", "cpu", threads=1) as client:
         await warm_up(client)
-        idle = await readings(client, "idle", n, rng)
-        busy, hunts, rate = await beside_a_hunt(client, n, rng)
+        for r in range(rounds):  # idle and busy blocks alternate: the host's load drifts
+            idle += await readings(client, f"idle{r}x", n // rounds, rng)
+            start = time.perf_counter()
+            seconds, read = await beside_a_hunt(client, f"busy{r}x", n // rounds, rng)
+            busy, volumes, busy_s = (
+                busy + seconds,
+                volumes + read,
+                busy_s + time.perf_counter() - start,
+            )
         pairs = await side_by_side(client)
     idle_p50 = pct(idle, 50)
     print(
@@ -134,8 +143,8 @@ async def bench(url: str, data_dir: Path, n: int, workers: int) -> None:
         (
             f"a {HUNT_VOLUMES:,}-volume hunt queued",
             busy,
-            f"p50 {pct(busy, 50) / idle_p50:.2f}x idle; {hunts} hunts read meanwhile, "
-            f"{rate:.0f} volumes/s",
+            f"p50 {pct(busy, 50) / idle_p50:.2f}x idle; the hunts read {volumes / busy_s:.0f} "
+            "volumes/s meanwhile",
         ),
     ):
         print(
@@ -154,7 +163,8 @@ async def bench(url: str, data_dir: Path, n: int, workers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--readings", type=int, default=100, help="readings per row")
+    parser.add_argument("--readings", type=int, default=200, help="readings per row")
+    parser.add_argument("--rounds", type=int, default=10, help="idle and busy blocks, alternated")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     args = parser.parse_args()
     load = os.getloadavg()
@@ -164,7 +174,7 @@ def main() -> None:
             f"CPUs, torch {torch.__version__}, {args.workers} worker process(es) x 1 thread, "
             f"embedded Redis; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
         )
-        asyncio.run(bench(target.url, Path(tmp), args.readings, args.workers))
+        asyncio.run(bench(target.url, Path(tmp), args.readings, args.rounds, args.workers))
     load = os.getloadavg()
     print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
 

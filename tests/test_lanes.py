@@ -71,7 +71,7 @@ async def test_a_reading_asked_during_a_hunt_is_read_within_the_hunt_job_in_hand
     first = stored(redis_server.url, hunt.job(0))
     assert answer.ok and first.ok
     assert answer.finished_at < first.finished_at  # read while that hunt job was in hand
-    assert first.timings["batch"] == 2  # then a quarter batch at a time: people are reading
+    assert first.timings["batch"] == 1  # then a bite at a time (8 // 8): people are reading
     assert order[:2] == [HUNT, "read"]
     await hunting.cancel(client, hunt.id, "user:1")
     outcome = await running
