@@ -132,6 +132,7 @@ async def bench(url: str, data_dir: Path, n: int, rounds: int, workers: int) -> 
                 volumes + read,
                 busy_s + time.perf_counter() - start,
             )
+        await asyncio.sleep(2.5)  # past worker.READING_S: hunts alone go at whole batches
         pairs = await side_by_side(client)
     idle_p50 = pct(idle, 50)
     print(
