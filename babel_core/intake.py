@@ -13,7 +13,8 @@ The order, every turn:
 
 A bulk reclaim that falls due while interactive work waits stays due until a quiet turn: bulk
 work waits for interactive work, reclaimed or not. While the worker reads bulk work it also
-takes interactive jobs between two batches of volumes (`Worker._serve_interactive`).
+takes the interactive jobs waiting before each batch of volumes, and reads bulk work in bites
+while people are reading (`Worker._pace`).
 """
 
 from __future__ import annotations

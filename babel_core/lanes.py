@@ -16,10 +16,12 @@ job id, positions in O(log N) counted within the job's own stream. A job's in-fl
 names its stream (its *handle*, queue_scripts.py), so a requester who joins an identical job
 queued by someone else can still cancel and follow it.
 
-A worker takes interactive jobs first in every turn, and bulk jobs only when none waits; while
-it reads bulk work it looks at the interactive lane between two batches of volumes, and reads
-what waits there before it goes on (worker.py). Expeditions are the lowest bulk work of all:
-an idle worker goes on one only when both lanes are empty.
+A worker takes interactive jobs first in every turn, and bulk jobs only when none waits
+(intake.py); while it reads bulk work it looks at the interactive lane before each batch of
+volumes and reads what waits there before it goes on, and while people are reading it reads
+bulk work in small bites, so a reading waits for one bite of a hunt at most (worker.py).
+Expeditions are the lowest bulk work of all: an idle worker goes on one only when both lanes
+are empty.
 
 Caps: `settings.queue_cap` jobs in each lane (the bulk lane's total is the sum over its
 streams), and `settings.bulk_cap_per_requester` bulk jobs queued by one requester in one
