@@ -345,9 +345,7 @@ def _located(edition, weights, readings, pairs, step, loss, seed, device, checks
         "locate": round(now - began, 4),
         "total": round(now - start, 4),
     }
-    return Found(
-        edition, location, readings, pairs, step, loss, seed, str(device), checks, seconds
-    )
+    return Found(edition, location, readings, pairs, step, loss, seed, str(device), checks, seconds)
 
 
 class _Checker:
