@@ -58,6 +58,15 @@ class Settings:
     # posts readings scoring at least the threshold (default scorer) for review
     expeditions: str = setting("BABEL_EXPEDITIONS", "off")  # on or off
     expedition_threshold: float = setting("BABEL_EXPEDITION_THRESHOLD", 0.6)
+    # finds (docs/finding.md): a find job's time limit, and where found volumes' slips are kept:
+    # empty = files in data_dir/slips, a folder, or s3://bucket/prefix (with the BABEL_S3_*)
+    find_timeout_s: float = setting("BABEL_FIND_TIMEOUT_S", 1800.0)
+    slip_store: str = setting("BABEL_SLIP_STORE", "")
+    slip_store_mb: int = setting("BABEL_SLIP_STORE_MB", 16384)  # then unpinned LRU slips go
+    s3_endpoint: str = setting("BABEL_S3_ENDPOINT", "")  # e.g. http://minio:9000; empty: AWS
+    s3_region: str = setting("BABEL_S3_REGION", "us-east-1")
+    s3_access_key: str = setting("BABEL_S3_ACCESS_KEY", "")  # empty: boto3's own lookup
+    s3_secret_key: str = setting("BABEL_S3_SECRET_KEY", "", repr=False)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0)  # Prometheus endpoint; 0 = off
     no_color: str = setting("NO_COLOR", "")  # any value: the console prints no colours
     # -- the Discord bot

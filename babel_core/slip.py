@@ -95,6 +95,12 @@ def read_header(path: str | Path) -> dict:
         raise SlipError(f"cannot read the call slip {path}: {e.strerror}") from e
 
 
+def header_of(data: bytes, name: str = "the call slip") -> dict:
+    """The header fields of a slip held in memory."""
+    end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
+    return _header(data[: len(MAGIC)], data[len(MAGIC) : len(data) if end < 0 else end + 1], name)
+
+
 def _header(magic: bytes, line: bytes, name: str) -> dict:
     if magic != MAGIC:
         raise SlipError(f"{name} is not a call slip (it does not start with {MAGIC!r})")
