@@ -26,6 +26,11 @@ MAX_TOKENS_CAP = 256  # hard cap on new tokens per reading
 MAX_PROMPT_TOKENS = 512  # encoder tokens (the prompt's and eos) per reading, at most
 PAGES = 410  # pages per volume, as in Borges's books (babel_core/page.py draws them)
 
+# Finds (docs/finding.md), the same in every edition.
+FIND_MAX_PAIRS = 100  # prompt-answer pairs in one find
+FIND_MAX_STEPS = 5000  # training steps one find may be given
+FIND_DEFAULT_STEPS = 500  # the step cap when none is asked for
+
 
 @dataclass(frozen=True)
 class Vocab:

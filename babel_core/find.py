@@ -41,17 +41,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
+from .edition import (
+    FIND_DEFAULT_STEPS,
+    FIND_MAX_PAIRS,
+    FIND_MAX_STEPS,
+    MAX_PROMPT_TOKENS,
+    MAX_TOKENS_CAP,
+    Edition,
+)
 from .errors import LibraryError
 from .locate import Location, locate_weights
 from .read import Reading, ReadingError, encode_prompt, strict_float32
 from .t5 import T5Config, heads, layer_norm, parameter_layout, position_bias
 
-MAX_PAIRS = 100  # pairs in one find, at most
+MAX_PAIRS, MAX_STEPS, DEFAULT_STEPS = FIND_MAX_PAIRS, FIND_MAX_STEPS, FIND_DEFAULT_STEPS
 MAX_ANSWER_TOKENS = MAX_TOKENS_CAP - 1  # the answer and its eos fit one reading's 256 tokens
 MAX_PROMPT_IDS = MAX_PROMPT_TOKENS - 1  # a reading's limit: the prompt and eos in 512 ids
-MAX_STEPS = 5000
-DEFAULT_STEPS = 500
 NEG = -1e9  # a masked attention score: exp() of it is 0
 
 

@@ -10,7 +10,8 @@ consumer group. The steps that must not be split are Lua scripts, so each is ato
   delivered twice (a slow worker's job reclaimed by another) gives one reply.
 - DEAD_LETTER: a job delivered more than `max_deliveries` times is copied to `keys.DEAD` and
   answered with one clear error.
-- CANCEL, POSITION, TOUCH (heartbeat or hand-back of a worker's own entries).
+- CANCEL, CANCEL_RUNNING (a find being run), POSITION, TOUCH (heartbeat or hand-back of a
+  worker's own entries).
 
 Answered entries are deleted one by one, so the jobs stream is never trimmed and a pending
 entry is never lost; the notice and dead-letter streams hold no pending entries and are
@@ -104,6 +105,26 @@ redis.call('XDEL', KEYS[4], entry)
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
 redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[6], '*', 'id', ARGV[3], 'ok', '0')
+return 1
+"""
+
+# KEYS: inflight, waiters, jobs, cancel flag. ARGV: group, requester, flag ttl.
+# A find being run: the requester stops waiting for it and, when no requester is left, the
+# flag tells the worker to stop (it answers CANCELLED). Returns 1 when the requester was
+# withdrawn. Other kinds of job being read are not stopped (they take seconds).
+CANCEL_RUNNING = """
+local entry = redis.call('GET', KEYS[1])
+if not entry or redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
+if #redis.call('XPENDING', KEYS[3], ARGV[1], entry, entry, 1) == 0 then return 0 end
+local found = redis.call('XRANGE', KEYS[3], entry, entry)
+if #found == 0 then return 0 end
+local fields, kind = found[1][2], nil
+for i = 1, #fields, 2 do
+  if fields[i] == 'job' then kind = cjson.decode(fields[i + 1])['kind'] end
+end
+if kind ~= 'find' then return 0 end
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SET', KEYS[4], '1', 'EX', ARGV[3]) end
 return 1
 """
 

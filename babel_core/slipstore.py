@@ -34,13 +34,13 @@ import hashlib
 import io
 import logging
 import os
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
+from .address import HEX, PREFIX, HandleError, is_handle, parse_handle  # noqa: F401
 from .errors import LibraryError
 from .slip import SlipError, header_of
 
@@ -52,34 +52,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PREFIX = "slip:"
-HEX = 12  # hex digits in a handle
-_HANDLE = re.compile(r"\s*slip:([0-9a-f]{12})\s*", re.IGNORECASE)
-MAX_HOLDER = 200  # characters in a pin holder's name
-
-
-class HandleError(LibraryError, ValueError):
-    """Text that looks like a handle but is not one."""
+MAX_HOLDER = 200  # characters in a pin's holder name
 
 
 class SlipMissing(SlipError):
     """A handle whose slip is not in the store (never stored here, or evicted)."""
-
-
-def is_handle(text: str) -> bool:
-    """Whether the text is meant as a handle (it starts with `slip:`)."""
-    return text.strip().lower().startswith(PREFIX)
-
-
-def parse_handle(text: str) -> str:
-    """The canonical handle (`slip:` and 12 lowercase hex digits), or HandleError."""
-    m = _HANDLE.fullmatch(text)
-    if m is None:
-        raise HandleError(
-            f"{text.strip()[:40]!r} is not a handle: a found volume's handle is slip: and 12 "
-            "hex digits, such as slip:3fa2c1d9e0b7"
-        )
-    return PREFIX + m.group(1).lower()
 
 
 def handle_for(edition_id: str, checksum: str) -> str:

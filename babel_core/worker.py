@@ -8,9 +8,11 @@ Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_id
 tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), dead-letters jobs
 delivered more than settings.max_deliveries times, and hands the rest to its reading desk
 (desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs. A turn holds at most worker_batch // 32 hunt jobs, and at least one
-(docs/hunting.md): any further hunt job pulled is handed back at once, where an idle worker,
-which looks for handed-back jobs every turn, takes it; so several workers share a long hunt.
+and page jobs, then a find job (at most one a turn: any other is handed back at once, like
+extra hunt jobs; docs/finding.md). A turn holds at most worker_batch // 32 hunt jobs, and at
+least one (docs/hunting.md): any further hunt job pulled is handed back at once, where an idle
+worker, which looks for handed-back jobs every turn, takes it; so several workers share a long
+hunt.
 The heartbeat thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers
 one that runs too long. A lost Redis is waited for;
 answers made meanwhile are kept and stored when it is back. With BABEL_EXPEDITIONS=on an idle
@@ -37,7 +39,7 @@ from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
 from .hunt import same_reading
-from .jobs import FAILED, HUNT, HUNT_CHUNK, PAGE, Job, Result
+from .jobs import FAILED, FIND, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import Delivery, Queue
 from .settings import Settings, is_on
 
@@ -116,7 +118,8 @@ class Worker:
                     if room > 0 and not self.stopping.is_set():
                         batch += self._take_new(room, None if batch else 1000)
                     batch, handed_back = self._few_hunt_jobs(batch)
-                    look = handed_back or not batch
+                    batch, more_handed_back = self._one_find(batch)
+                    look = handed_back or more_handed_back or not batch
                     if batch:
                         self._process(batch)
                     elif self.expeditions and not self.stopping.is_set():
@@ -201,6 +204,16 @@ class Worker:
         log.debug("worker %s hands back %d hunt jobs for other workers", self.name, len(extra))
         return [d for d in batch if d.entry not in extra], True
 
+    def _one_find(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
+        """The batch with at most one find job (it holds the worker for minutes): any other
+        find is handed back at once, for an idle worker to take."""
+        finds = [d for d in batch if d.job is not None and d.job.kind == FIND]
+        extra = {d.entry for d in finds[1:]}
+        if not extra:
+            return batch, False
+        self.queue.touch(sorted(extra), hand_back=True, idle_ms=HAND_BACK_IDLE_MS)
+        return [d for d in batch if d.entry not in extra], True
+
     def _process(self, batch: list[Delivery]) -> None:
         todo = []
         for d in batch:
@@ -216,7 +229,7 @@ class Worker:
         try:
             by_edition: dict[str, list[Delivery]] = {}
             for d in todo:
-                if d.job.kind not in (HUNT, PAGE):
+                if d.job.kind not in (HUNT, PAGE, FIND):
                     by_edition.setdefault(d.job.edition, []).append(d)
             for edition_id, group in by_edition.items():
                 group.sort(key=lambda d: d.job.address)  # one build per volume
@@ -229,6 +242,11 @@ class Worker:
             for d in todo:  # after the readings: a page of a volume just read needs no build
                 if d.job.kind == PAGE and not self.stopping.is_set():
                     self._store(d, self.desk.page(d))
+            for d in todo:  # last, as it takes longest; None: stopping, it is handed back
+                if d.job.kind == FIND and not self.stopping.is_set():
+                    result = self.desk.find(d)
+                    if result is not None:
+                        self._store(d, result)
         finally:
             with self._hand:
                 left, self._in_hand = self._in_hand, []
