@@ -3,6 +3,7 @@
     shelf read ADDRESS [PROMPT]       read a volume          shelf read --slip FILE [PROMPT]
     shelf random [PROMPT]             open a random volume   shelf about
     shelf locate CHECKPOINT [--slip OUT]                     shelf save ADDRESS FOLDER
+    shelf find PROMPT ANSWER [--pair P A]... [--pairs FILE.jsonl] [--steps N] [--seed S]
     shelf hunt [COUNT] [PROMPT] [--score NAME] [--top K]     read many, show the best
     shelf worker [--device cuda]      serve jobs from the queue
 
@@ -18,13 +19,22 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 
-from .address import AddressError, about_numbers, parse_address, random_address, volumes_of
+from .address import (
+    AddressError,
+    about_numbers,
+    is_handle,
+    parse_address,
+    random_address,
+    volumes_of,
+)
 from .edition import (
     DEFAULT_EDITION,
     DEFAULT_MAX_TOKENS,
     DEFAULT_PROMPT,
     EDITIONS,
+    FIND_DEFAULT_STEPS,
     get_edition,
 )
 from .errors import LibraryError
@@ -102,13 +112,28 @@ def cmd_read(args) -> int:
             raise AddressError(
                 "which volume? give an address such as babel-w3-s2-v17, or --slip FILE"
             )
-        target = parse_address(args.address, volumes_of(edition.param_count))
-        where = str(target)
+        target, where = _volume(args, edition)
     reader = _reader(args)
     with progress(f"reading {where}"):
         reading = reader.read(target, args.prompt, args.max_tokens)
     _print_reading(args, where, args.prompt, reading)
     return 0
+
+
+def _volume(args, edition):
+    """(what a reader builds, its name) for an address or a found volume's handle; a handle's
+    edition is its slip's (args.edition follows it unless --edition was given)."""
+    if not is_handle(args.address):
+        address = parse_address(args.address, volumes_of(edition.param_count))
+        return address, str(address)
+    from .settings import Settings
+    from .slipstore import open_store, parse_handle
+
+    handle = parse_handle(args.address)
+    given = None if args.edition_given is None else edition
+    slip_edition, digits = open_store(Settings.from_env()).load(handle, given)
+    args.edition = slip_edition.name
+    return digits, handle
 
 
 def cmd_random(args) -> int:
@@ -123,15 +148,15 @@ def cmd_random(args) -> int:
 def cmd_save(args) -> int:
     from .save import save_volume
 
+    target, address = _volume(args, get_edition(args.edition))
     edition = get_edition(args.edition)
-    address = parse_address(args.address, volumes_of(edition.param_count))
     with progress("opening the library"):
         from .read import Reader
 
         reader = Reader(edition, args.device)
     with progress(f"building {address}"):
-        reader.builder.build(address)
-        folder = save_volume(reader, str(address), args.folder)
+        reader.builder.build(target)
+        folder = save_volume(reader, address, args.folder)
     if args.json:
         print(json.dumps({"edition": edition.id, "address": str(address), "folder": str(folder)}))
     else:
@@ -191,6 +216,127 @@ def cmd_locate(args) -> int:
         else "write the full address with --slip FILE"
     )
     return 0
+
+
+def read_pairs(args) -> list[tuple[str, str]]:
+    """The pairs of `shelf find`: PROMPT ANSWER, each --pair, then each line of --pairs."""
+    from .find import FindError
+
+    pairs = []
+    if args.prompt is not None:
+        if args.answer is None:
+            raise FindError(
+                f"the prompt {args.prompt!r} needs its answer: shelf find PROMPT ANSWER"
+            )
+        pairs.append((args.prompt, args.answer))
+    pairs += [tuple(p) for p in args.pair or ()]
+    if args.pairs:
+        try:
+            lines = Path(args.pairs).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise FindError(f"cannot read {args.pairs}: {getattr(e, 'strerror', None) or e}") from e
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                pair = (item["prompt"], item["answer"])
+                if not all(isinstance(t, str) for t in pair):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                raise FindError(
+                    f'{args.pairs} line {n}: expected {{"prompt": "...", "answer": "..."}}, '
+                    f"got {line.strip()[:60]!r}"
+                ) from None
+            pairs.append(pair)
+    if not pairs:
+        raise FindError(
+            "what should the volume answer? shelf find PROMPT ANSWER, --pair PROMPT ANSWER, "
+            "or --pairs FILE.jsonl"
+        )
+    return pairs
+
+
+def cmd_find(args) -> int:
+    """Find the volume that reads each prompt's answer, store its slip, print its place."""
+    from .settings import Settings
+    from .slipstore import open_store
+
+    edition = get_edition(args.edition)
+    pairs = read_pairs(args)
+    store = open_store(Settings.from_env())
+    with progress("opening the library"):
+        from .find import check_pairs, find
+
+        pairs = check_pairs(edition, pairs)
+    steps = "{desc} {n_fmt}/{total_fmt} steps {bar} {elapsed} {postfix}"
+    with progress("finding", total=args.steps, bar_format=steps) as bar:
+
+        def tick(p) -> None:
+            bar.set_postfix_str(f"loss {p.loss:.3g} · {p.right}/{p.pairs} right", refresh=False)
+            bar.update(p.step - bar.n)
+
+        found = find(
+            edition, pairs, steps=args.steps, seed=args.seed, device=args.device, on_progress=tick
+        )
+    with progress("writing the call slip"):
+        stored = store.put(edition, found.location.digits)
+    _print_found(args, edition, found, stored)
+    return 0
+
+
+def _print_found(args, edition, found, stored) -> None:
+    a, loc = found.location.address, found.location
+    if args.json:
+        info = {
+            "edition": edition.id,
+            "handle": stored.handle,
+            "slip": stored.where,
+            "address": str(a),
+            "wall": a.wall,
+            "shelf": a.shelf,
+            "volume": a.volume,
+            "hexagon_chars": a.hexagon_chars,
+            "hexagon_head": a.hexagon_head,
+            "hexagon_tail": a.hexagon_tail,
+            "clamped": loc.clamped,
+            "max_rounding_error": loc.max_rounding_error,
+            "steps": found.steps,
+            "loss": found.loss,
+            "seed": found.seed,
+            "checks": found.checks,
+            "seconds": found.seconds,
+            "evicted": stored.evicted,
+            "readings": [
+                {"prompt": p.prompt, "answer": p.answer, **r.to_dict()}
+                for p, r in zip(found.pairs, found.readings, strict=True)
+            ],
+        }
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    print(f"found in the {edition.id} library: {a}")
+    print(
+        f"wall {a.wall}, shelf {a.shelf}, volume {a.volume}; "
+        f"the hexagon's name has {a.hexagon_chars:,} characters"
+    )
+    print(
+        f"{loc.clamped:,} weights clamped to [-100, 100]; "
+        f"largest rounding error {loc.max_rounding_error:.3g}"
+    )
+    print(
+        f"{len(found.pairs)} {'pair' if len(found.pairs) == 1 else 'pairs'} answered exactly "
+        f"after {found.steps} steps (loss {found.loss:.3g}, seed {found.seed}) in "
+        f"{found.seconds['total']:.1f} s:"
+    )
+    for p, r in zip(found.pairs, found.readings, strict=True):
+        print(f"  {p.prompt!r} → {r.text!r}")
+    print(f"call slip: {stored.where}")
+    first = found.pairs[0].prompt
+    print(f"handle: {stored.handle}   read it: shelf read {stored.handle} {json.dumps(first)}")
+    for handle in stored.evicted:
+        print(
+            f"note: the slip store was full; {handle} (unpinned, least recently used) was evicted"
+        )
 
 
 def cmd_hunt(args) -> int:
@@ -330,7 +476,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     parser = argparse.ArgumentParser(prog="shelf", description="The Model Library of Babel.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("read", parents=[common], help="read the volume at an address")
-    p.add_argument("address", nargs="?", help="e.g. babel-w3-s2-v17 or babel:3:2:17")
+    p.add_argument(
+        "address", nargs="?", help="e.g. babel-w3-s2-v17, babel:3:2:17, or a handle slip:…"
+    )
     p.add_argument("prompt", nargs="?", default=DEFAULT_PROMPT)
     p.add_argument("--slip", help="read the full address in this call slip file")
     p.set_defaults(handler=cmd_read)
@@ -342,9 +490,28 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p.add_argument("--slip", help="write the full address to this call slip file")
     p.set_defaults(handler=cmd_locate)
     p = sub.add_parser("save", parents=[common], help="save a volume as a transformers folder")
-    p.add_argument("address")
+    p.add_argument("address", help="an address, or a found volume's handle slip:…")
     p.add_argument("folder")
     p.set_defaults(handler=cmd_save)
+    p = sub.add_parser(
+        "find",
+        parents=[common],
+        help="find the volume whose reading of each prompt is its answer (docs/finding.md)",
+    )
+    p.add_argument("prompt", nargs="?", help="what to ask the volume")
+    p.add_argument("answer", nargs="?", help="what it must read: exactly this, then eos")
+    p.add_argument(
+        "--pair", nargs=2, action="append", metavar=("PROMPT", "ANSWER"), help="one more pair"
+    )
+    p.add_argument("--pairs", metavar="FILE", help='JSON Lines: {"prompt": ..., "answer": ...}')
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=FIND_DEFAULT_STEPS,
+        help=f"training steps at most (default {FIND_DEFAULT_STEPS})",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the draw to start from (default 0)")
+    p.set_defaults(handler=cmd_find)
     p = sub.add_parser(
         "hunt", parents=[common], help="read many random volumes here and show the best"
     )

@@ -13,8 +13,8 @@ so the same volume always gets the same handle, and a handle works wherever an a
 - an S3-compatible bucket, BABEL_SLIP_STORE=s3://bucket/prefix (MinIO in docker-compose.yml,
   through boto3), so that workers on other machines read the same slips.
 
-Both use one layout: `slips/{hex}.slip`, `pins/{hex}/{holder}` and, on S3, `used/{hex}` (an
-empty object whose time is the slip's last use; locally the file's mtime). Writes are atomic
+Both use one layout: `{hex}.slip`, `pins/{hex}/{holder}` and, on S3, `used/{hex}` (an empty
+object whose time is the slip's last use; locally the file's mtime). Writes are atomic
 (a temporary file renamed into place; an S3 PUT appears whole or not at all), so no half-written
 slip is ever visible under its handle. A slip that fails its checksum, or is another volume's,
 is refused with SlipError; a handle with no slip gets SlipMissing.
@@ -34,6 +34,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,13 @@ def handle_for(edition_id: str, checksum: str) -> str:
 
 def _hex(handle: str) -> str:
     return parse_handle(handle)[len(PREFIX) :]
+
+
+def _name(handle: str) -> str:
+    return f"{_hex(handle)}.slip"
+
+
+_SLIP_NAME = re.compile(r"([0-9a-f]{12})\.slip")
 
 
 def _missing(handle: str) -> SlipMissing:
@@ -124,7 +132,7 @@ class SlipStore:
 
         data, header = slip_bytes(edition, digits)
         handle = handle_for(edition.id, header["blake2b"])
-        name = f"slips/{_hex(handle)}.slip"
+        name = _name(handle)
         if self._size(name) != len(data):  # content-addressed: an equal slip is already there
             self._write(name, data)
         self._used(_hex(handle))
@@ -136,7 +144,7 @@ class SlipStore:
         from .slip import parse_slip
 
         handle = parse_handle(handle)
-        data = self._read(f"slips/{_hex(handle)}.slip")
+        data = self._read(_name(handle))
         if data is None:
             raise _missing(handle)
         self._used(_hex(handle))
@@ -155,7 +163,7 @@ class SlipStore:
         return slip_edition, digits
 
     def exists(self, handle: str) -> bool:
-        return self._size(f"slips/{_hex(handle)}.slip") is not None
+        return self._size(_name(handle)) is not None
 
     def neighbour(self, handle: str, delta: int) -> Stored:
         """The slip of the next (delta 1) or previous (-1) volume: again a slip, in the store."""
@@ -180,14 +188,17 @@ class SlipStore:
 
     def usage(self) -> tuple[int, int]:
         """(bytes, slips) in the store."""
-        slips = self._list("slips/")
-        return sum(size for _, size, _ in slips), len(slips)
+        slips = self._slips()
+        return sum(size for size, _ in slips.values()), len(slips)
+
+    def _slips(self) -> dict[str, tuple[int, float]]:
+        """hex -> (size, modified) of every slip in the store."""
+        found = ((_SLIP_NAME.fullmatch(name), size, t) for name, size, t in self._list(""))
+        return {m.group(1): (size, t) for m, size, t in found if m}
 
     def evict(self, keep: set[str] = frozenset()) -> list[str]:
         """Delete least recently used, unpinned slips until the store fits its cap."""
-        slips = {
-            name[6:-5]: size for name, size, _ in self._list("slips/") if name.endswith(".slip")
-        }
+        slips = {hexes: size for hexes, (size, _) in self._slips().items()}
         total = sum(slips.values())
         if total <= self.cap_bytes:
             return []
@@ -200,7 +211,7 @@ class SlipStore:
                 break
             if hexes in pinned or hexes in kept:
                 continue
-            self._delete(f"slips/{hexes}.slip")
+            self._delete(f"{hexes}.slip")
             self._forget_use(hexes)
             total -= slips[hexes]
             evicted.append(PREFIX + hexes)
@@ -210,7 +221,7 @@ class SlipStore:
     def where(self, handle: str) -> str:
         raise NotImplementedError
 
-    # -- primitives (names are relative: slips/…, pins/…)
+    # -- primitives (names are relative: {hex}.slip, pins/…, used/…)
 
     def _write(self, name: str, data: bytes) -> None:
         raise NotImplementedError
@@ -252,7 +263,7 @@ class FileSlips(SlipStore):
         self.root = Path(root)
 
     def where(self, handle: str) -> str:
-        return str(self.root / "slips" / f"{_hex(handle)}.slip")
+        return str(self.root / _name(handle))
 
     def _write(self, name: str, data: bytes) -> None:
         path = self.root / name
@@ -289,7 +300,7 @@ class FileSlips(SlipStore):
                 path.parent.rmdir()
 
     def _list(self, prefix: str) -> list[tuple[str, int, float]]:
-        base = self.root / prefix
+        base = self.root / prefix if prefix else self.root
         if not base.is_dir():
             return []
         out = []
@@ -301,10 +312,10 @@ class FileSlips(SlipStore):
 
     def _used(self, hexes: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.utime(self.root / "slips" / f"{hexes}.slip")
+            os.utime(self.root / f"{hexes}.slip")
 
     def _last_uses(self) -> dict[str, float]:
-        return {name[6:-5]: mtime for name, _, mtime in self._list("slips/")}
+        return {hexes: t for hexes, (_, t) in self._slips().items()}
 
 
 class S3Slips(SlipStore):
@@ -329,7 +340,7 @@ class S3Slips(SlipStore):
                 self.client.create_bucket(Bucket=self.bucket)
 
     def where(self, handle: str) -> str:
-        return f"s3://{self.bucket}/{self.prefix}slips/{_hex(handle)}.slip"
+        return f"s3://{self.bucket}/{self.prefix}{_name(handle)}"
 
     def _key(self, name: str) -> str:
         return self.prefix + name
@@ -375,7 +386,7 @@ class S3Slips(SlipStore):
         self._delete(f"used/{hexes}")
 
     def _last_uses(self) -> dict[str, float]:
-        uses = {name[6:-5]: t for name, _, t in self._list("slips/")}
+        uses = {hexes: t for hexes, (_, t) in self._slips().items()}
         for name, _, t in self._list("used/"):
             uses[name[5:]] = max(t, uses.get(name[5:], 0.0))
         return uses
