@@ -25,9 +25,10 @@ its argmaxes, so the check almost always passes at once (docs/finding.md, BENCHM
 
 The same pairs, seed, steps, device and thread count find the same volume: the draw is seeded
 and every CPU op here is deterministic at a given thread count. The model is our own T5
-(t5.py's layers, with padding masks and a teacher-forced decoder): 1.4x faster per step than
-transformers' on this CPU, and the weights live in one flat float32 buffer in the edition's
-parameter order, so rounding and locating need no state dict.
+(t5.py's layers, with padding masks and a teacher-forced decoder): 1.1-1.5x faster per step
+than transformers' on this CPU, and the weights live in one flat float32 buffer in the
+edition's parameter order, so rounding and locating need no state dict. Adam is torch's fused
+one: 16 ms per step over t5-small's 60.4 M weights, where the foreach one took 120 ms.
 """
 
 from __future__ import annotations
