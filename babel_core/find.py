@@ -176,12 +176,14 @@ def _to_grid(w: torch.Tensor) -> torch.Tensor:
 
 
 def init_weights(cfg: T5Config, layout, seed: int) -> torch.Tensor:
-    """transformers' T5 init (initializer_factor 1) drawn on the CPU, in parameter order."""
+    """transformers' T5 init (initializer_factor 1) drawn on the CPU, in parameter order, each
+    tensor filled in place by `normal_` from one generator (0.3 s for t5-small)."""
     g = torch.Generator().manual_seed(seed)
     d, kv, h, ff = cfg.d_model, cfg.d_kv, cfg.num_heads, cfg.d_ff
-    parts = []
+    flat = torch.empty(sum(math.prod(shape) for _, shape in layout))
+    offset = 0
     for name, shape in layout:
-        leaf = name.rsplit(".", 2)[-2]
+        part, offset = flat[offset : offset + math.prod(shape)], offset + math.prod(shape)
         std = {
             "shared": 1.0,
             "q": (d * kv) ** -0.5,
@@ -191,12 +193,12 @@ def init_weights(cfg: T5Config, layout, seed: int) -> torch.Tensor:
             "relative_attention_bias": d**-0.5,
             "wi": d**-0.5,
             "wo": ff**-0.5,
-        }.get(leaf)
+        }.get(name.rsplit(".", 2)[-2])
         if std is None:  # layer norms
-            parts.append(torch.ones(math.prod(shape)))
+            part.fill_(1.0)
         else:
-            parts.append(torch.randn(math.prod(shape), generator=g) * std)
-    return torch.cat(parts)
+            part.normal_(0.0, std, generator=g)
+    return flat
 
 
 @dataclass
