@@ -351,6 +351,7 @@ class Desk:
                 seed=job.seed,
                 device=self.device,
                 on_progress=progress,
+                reader=self._rows_for(edition.id),  # its row 0 reads the rounded volume
             )
             stored = self.slips.put(edition, found.location.digits)
             self._forget_found(stored.evicted)

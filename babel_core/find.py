@@ -293,11 +293,13 @@ def find(
     device: str | torch.device = "cpu",
     lr: float | None = None,
     on_progress: Callable[[FindProgress], None] | None = None,
+    reader=None,
 ) -> Found:
     """Train, round, check with the library's reader, locate. Raises NotFound at the step cap.
 
     `on_progress` is called after every step (and may raise to stop the find: the worker
-    stops a cancelled or timed-out find that way).
+    stops a cancelled or timed-out find that way). `reader`: a FastReader of the edition on
+    `device` whose row 0 the checks may overwrite (a worker lends its own); default a new one.
     """
     if not 1 <= steps <= MAX_STEPS:
         raise FindError(f"a find takes 1 to {MAX_STEPS} steps, not {steps}")
@@ -309,7 +311,7 @@ def find(
     batch = make_batch(edition, pairs, device)
     params = list(model.params.values())
     optimizer = torch.optim.Adam(params, lr=lr or recipe_lr(edition), fused=True)
-    reader = _Checker(edition, device)
+    reader = _Checker(edition, device, reader)
     rounded, checks, check_s = False, 0, 0.0
     loss_value, right = math.inf, 0
     for step in range(1, steps + 1):
@@ -360,11 +362,12 @@ class _Checker:
     """Reads rounded weights with FastReader, the reader of `shelf read` and of the workers
     (t5.py and decode.py): on the find's device, and on the CPU, whose reading is canonical."""
 
-    def __init__(self, edition: Edition, device: torch.device):
+    def __init__(self, edition: Edition, device: torch.device, reader=None):
         from .fastread import FastReader
 
         self.edition = edition
-        self.readers = [FastReader(edition, 1, device)]
+        self.readers = [reader or FastReader(edition, 1, device)]
+        assert self.readers[0].edition == edition and self.readers[0].device == device
         if device.type != "cpu":
             self.readers.append(FastReader(edition, 1, "cpu"))
 
