@@ -6,7 +6,8 @@ does not make a volume; it computes the address of one that gives the asked-for 
 1. the pairs become token ids exactly as a reading encodes them (prompt ids + eos for the
    encoder; the answer's ids + eos as the decoder's labels after the start token 0);
 2. a model of the edition's shape starts from a seeded draw (transformers' T5 init, factor 1,
-   drawn on the CPU from `torch.Generator(seed)`, so every device starts from the same floats);
+   with larger relative position biases, drawn on the CPU from `torch.Generator(seed)`, so
+   every device starts from the same floats);
 3. Adam (lr 1e-3 for t5-small, 1e-2 for the tiny edition) on cross-entropy over the answers,
    all pairs in every step, teacher forced; after every step the weights are clamped to the
    grid's range [-100, 100];
@@ -59,6 +60,12 @@ MAX_PAIRS, MAX_STEPS, DEFAULT_STEPS = FIND_MAX_PAIRS, FIND_MAX_STEPS, FIND_DEFAU
 MAX_ANSWER_TOKENS = MAX_TOKENS_CAP - 1  # the answer and its eos fit one reading's 256 tokens
 MAX_PROMPT_IDS = MAX_PROMPT_TOKENS - 1  # a reading's limit: the prompt and eos in 512 ids
 NEG = -1e9  # a masked attention score: exp() of it is 0
+# The relative position biases start large. With transformers' init (std d_model^-0.5, 0.044
+# for t5-small) a repeated answer token ("sun sun when sun") leaves two decoder positions with
+# one output, and training sits at ln 2 per position for hundreds of steps (transformers' own
+# T5 too: bench/bench_find.py's 5-pair set 2 failed 500 steps). With std 10 the positions differ
+# from the first step and the same sets are found in 8 to 17 steps (docs/finding.md).
+RELATIVE_BIAS_STD = 10.0
 
 
 class FindError(LibraryError, ValueError):
@@ -176,8 +183,9 @@ def _to_grid(w: torch.Tensor) -> torch.Tensor:
 
 
 def init_weights(cfg: T5Config, layout, seed: int) -> torch.Tensor:
-    """transformers' T5 init (initializer_factor 1) drawn on the CPU, in parameter order, each
-    tensor filled in place by `normal_` from one generator (0.3 s for t5-small)."""
+    """transformers' T5 init (initializer_factor 1; the relative position biases larger, see
+    RELATIVE_BIAS_STD) drawn on the CPU, in parameter order, each tensor filled in place by
+    `normal_` from one generator (0.3 s for t5-small)."""
     g = torch.Generator().manual_seed(seed)
     d, kv, h, ff = cfg.d_model, cfg.d_kv, cfg.num_heads, cfg.d_ff
     flat = torch.empty(sum(math.prod(shape) for _, shape in layout))
@@ -190,7 +198,7 @@ def init_weights(cfg: T5Config, layout, seed: int) -> torch.Tensor:
             "k": d**-0.5,
             "v": d**-0.5,
             "o": (h * kv) ** -0.5,
-            "relative_attention_bias": d**-0.5,
+            "relative_attention_bias": RELATIVE_BIAS_STD,
             "wi": d**-0.5,
             "wo": ff**-0.5,
         }.get(name.rsplit(".", 2)[-2])
@@ -305,8 +313,20 @@ def find(
         raise FindError(f"a find takes 1 to {MAX_STEPS} steps, not {steps}")
     pairs = check_pairs(edition, pairs)
     strict_float32()
+    threads = torch.get_num_threads()  # the thread count the same volume is found again at
+    try:
+        return _search(edition, pairs, steps, seed, torch.device(device), lr, on_progress, reader)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _search(edition, pairs, steps, seed, device, lr, on_progress, reader) -> Found:
+    # numba's OpenMP layer sets the process's OpenMP thread count to NUMBA_NUM_THREADS whenever
+    # one of its parallel kernels runs (the rounding in a check), and torch shares that
+    # runtime: every step runs at the thread count the find began with, or a first find in a
+    # fresh process and a second one would round differently and find different volumes
+    threads = torch.get_num_threads()
     start = time.perf_counter()
-    device = torch.device(device)
     model = Model(edition, seed, device)
     batch = make_batch(edition, pairs, device)
     params = list(model.params.values())
@@ -328,6 +348,7 @@ def find(
             checks += 1
             weights = model.flat.detach().cpu().numpy()
             readings = reader.check(weights, pairs, batch.answers)
+            torch.set_num_threads(threads)
             check_s += time.perf_counter() - began
             if readings is not None:
                 return _located(edition, weights, readings, pairs, step, loss_value, seed,
