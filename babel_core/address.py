@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .edition import N
+from .edition import HEAD, N
 from .errors import LibraryError
 
 WALLS, SHELVES, VOLUMES = 4, 5, 35
@@ -174,6 +174,37 @@ def parse_address(text: str, max_index: int | None = None) -> Address:
             )
         numbers.append(int(number[1]))
     return _in_edition(Address(int(name, 36), *numbers), max_index)
+
+
+REACH = N**HEAD  # a written address reaches the indexes below this: its digits past HEAD are 0
+REACH_CHARS = len(_base36((REACH - 1) // PER_HEXAGON))  # 63: some names this long reach
+
+
+class TooFarOut(AddressError):
+    """A well-formed address beyond the written reach: its volume is read from a call slip."""
+
+    def __str__(self) -> str:  # the address is valid: no "a valid address looks like" here
+        return self.args[0]
+
+
+def reachable(address: Address) -> Address:
+    """The address, if its volume can be built from its written form; else TooFarOut.
+
+    The one rule for typed addresses, in the CLI and in the bot's commands alike: a volume is
+    built from an address alone when every digit of its index past the first HEAD (16) is
+    zero, that is when index < N**16: hexagon names of up to 62 characters, and some of 63.
+    Further out, the index is too long to type or to send as a job: it travels as a call slip
+    (`shelf locate --slip`, `shelf read --slip`). parse_address accepts longer names (up to
+    MAX_ADDRESS_CHARS), so that a pasted long address gets this answer and not a parse error.
+    """
+    if address.index >= REACH:
+        raise TooFarOut(
+            "that address is too far out to read from its written form: written addresses "
+            f"reach hexagon names of up to {REACH_CHARS - 1} characters (and some of "
+            f"{REACH_CHARS}); volumes further out are read from call slip files "
+            "(shelf read --slip FILE)"
+        )
+    return address
 
 
 def index_to_digits(k: int) -> list[int]:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from . import grid
-from .address import Address, index_to_digits
+from .address import Address, index_to_digits, reachable
 from .edition import HEAD, Edition
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,7 @@ def assign_flat(model, entries, flat: torch.Tensor) -> None:
 
 def head_digits(address: Address) -> np.ndarray:
     """The first 16 address digits of a short address (all later digits are zero)."""
-    digits = index_to_digits(address.index)
-    if len(digits) > HEAD:
-        raise ValueError("this address is too long to build as a short address: use a call slip")
+    digits = index_to_digits(reachable(address).index)
     return np.array(digits + [0] * (HEAD - len(digits)), dtype=np.int64)
 
 

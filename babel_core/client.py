@@ -3,12 +3,20 @@
     client = LibraryClient(redis.asyncio.Redis.from_url(url), settings)
     result = await client.request(Job.read("babel-w3-s2-v17"), requester="user:42")
 
-Answers are durable: a worker stores each answer under the job's result key before it
-acknowledges the job, and posts a notice on the results stream. One listener task per client
-follows that stream (XREAD BLOCK) and wakes the coroutines waiting for those jobs; each waiter
-also re-reads the result key every `poll_s`, so a missed notice costs at most that long.
-Redis being down surfaces as one `QueueUnreachable` with a plain message; a Redis restart
-while a job waits is ridden out until the timeout (the job and its answer survive it).
+A submission is durable before `submit` returns: on a server with WAITAOF (Redis 7.2+,
+Valkey) the ENQUEUE script is followed by `WAITAOF 1 0` on the same connection, so `submit`
+returns once the append-only file holding the job is fsynced (a Redis SIGKILLed under
+`appendfsync everysec` keeps it); a stored reading, which writes nothing, does not wait. On an
+older server (the embedded Redis 6.2) `appendfsync always` fsyncs before every reply. A worker
+stores each answer under the job's result key before it acknowledges the job, and posts a
+notice on the results stream. One listener task
+per client follows that stream (XREAD BLOCK) and wakes the coroutines waiting for those jobs;
+each waiter also re-reads the result key every `poll_s`, so a missed notice costs at most
+that long. A job Redis lost anyway (its data wiped) raises `JobLost`; `request(...,
+resubmit=n)` submits it again instead. Redis being down surfaces as one `QueueUnreachable`
+with a plain message, and is logged once when it starts and once when it ends; a Redis
+restart while a job waits is ridden out until the timeout. A full queue (settings.queue_cap)
+is `LibraryBusy`: a message for the person, shown as it is.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ import redis
 from . import keys, metrics
 from .errors import LibraryError
 from .jobs import CANCELLED, FIND, Job, Result
-from .queue import CANCEL, CANCEL_RUNNING, ENQUEUE, POSITION
+from .queue import enqueue_keys
+from .queue_scripts import CANCEL, CANCEL_RUNNING, ENQUEUE, HAND_BACK_IDLE_MS, POSITION
 from .redis_conn import QueueUnreachable
 from .settings import Settings
 
@@ -35,6 +44,14 @@ log = logging.getLogger(__name__)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 RETRY_DELAYS_S = (0.05, 0.25, 1.0)  # a stale connection or a restarting Redis gets these
 DEFAULT_TIMEOUT_S = 600.0
+WAITAOF_VERSION = (7, 2)  # Redis (and Valkey) from this version have WAITAOF
+WAITAOF_TIMEOUT_MS = 5_000  # a healthy disk fsyncs in milliseconds
+
+# What `withdraw` says: the job left the queue (or the requester stopped waiting for it), it
+# was not queued (answered, or never asked for), the requester is not one of its waiters, or a
+# worker is reading it now. A job handed back by a worker is queued again: it can be withdrawn.
+WITHDRAWN, NOT_QUEUED, NOT_YOURS, BEING_READ = "withdrawn", "not queued", "not yours", "being read"
+_CANCEL_CODES = {1: WITHDRAWN, 0: NOT_QUEUED, -1: NOT_YOURS, -2: BEING_READ}
 
 
 class AnswerTimeout(LibraryError, TimeoutError):
@@ -43,6 +60,10 @@ class AnswerTimeout(LibraryError, TimeoutError):
 
 class JobLost(LibraryError):
     """The job is neither queued nor answered (Redis lost it, or its answer expired)."""
+
+
+class LibraryBusy(LibraryError):
+    """The queue holds settings.queue_cap jobs: the request was not queued."""
 
 
 @dataclass(frozen=True)
@@ -93,22 +114,43 @@ class LibraryClient:
         self._listener: asyncio.Task | None = None
         self._last_notice = "0-0"
         self._group_ready = False
+        self._waitaof: bool | None = None  # decided on the first submission
+        self._down_since: float | None = None  # Redis unreachable since (monotonic), if it is
 
     # -- the API
 
     async def submit(self, job: Job, requester: str) -> Ticket:
-        """Queue the job (or join an identical one in flight, or find its stored reading)."""
+        """Queue the job (or join an identical one in flight, or find its stored reading);
+        returns once the job is durable (module docstring). LibraryBusy when the queue is full.
+        """
 
         async def enqueue():
             if not self._group_ready:
                 await self._ensure_group()
-            return await self._enqueue(
-                keys=[keys.result(job.id), keys.inflight(job.id), keys.waiters(job.id), keys.JOBS],
-                args=[job.id, job.to_json(), requester, time.time()],
-            )
+            if self._waitaof is None:
+                self._waitaof = await self._has_waitaof()
+            async with self.r.client() as conn:  # WAITAOF waits for its connection's writes
+                state, value = await self._enqueue(
+                    keys=enqueue_keys(job.id),
+                    args=[job.id, job.to_json(), requester, time.time(), self.settings.queue_cap],
+                    client=conn,
+                )
+                if self._waitaof and _text(state) in ("queued", "joined"):  # it wrote
+                    local, _ = await conn.waitaof(1, 0, WAITAOF_TIMEOUT_MS)
+                    if int(local) < 1:
+                        raise QueueUnreachable(
+                            "the library's queue could not confirm that your request was "
+                            "saved; please ask again in a minute"
+                        )
+            return state, value
 
         state, value = await self._retrying(enqueue)  # ENQUEUE is idempotent: safe to repeat
         state = _text(state)
+        if state == "busy":
+            raise LibraryBusy(
+                f"the library is busy ({int(value):,} requests are waiting); "
+                "please try again in a minute"
+            )
         if state == "cached":
             metrics.CACHE.labels("reading", "hit").inc()
             result = replace(Result.from_json(value).as_cached(), job=job)
@@ -129,7 +171,7 @@ class LibraryClient:
         event = asyncio.Event()
         self._events.setdefault(job_id, set()).add(event)
         shown: Progress | None = None
-        down_since: float | None = None
+        down = False
         next_poll = 0.0
         try:
             await self._listen()
@@ -138,6 +180,7 @@ class LibraryClient:
                 try:
                     raw = await self.r.get(keys.result(job_id))
                     if raw is not None:
+                        self._up()
                         return Result.from_json(raw)
                     if loop.time() >= next_poll or on_progress is not None:
                         now = await self._progress(job_id)
@@ -152,13 +195,14 @@ class LibraryClient:
                             if inspect.isawaitable(outcome):
                                 await outcome
                         next_poll = loop.time() + self.poll_s
-                    down_since = None
+                    down = False
+                    self._up()
                 except REDIS_DOWN as e:
-                    log.warning("waiting for job %s: Redis unreachable (%s)", job_id, e)
-                    down_since = down_since or loop.time()
+                    down = True
+                    self._down(e)
                 remaining = None if deadline is None else deadline - loop.time()
                 if remaining is not None and remaining <= 0:
-                    if down_since is not None:
+                    if down:
                         raise QueueUnreachable()
                     raise AnswerTimeout(
                         f"no answer after {timeout:.0f} s: the library is busy or no worker is "
@@ -174,16 +218,14 @@ class LibraryClient:
                 self._jobs.pop(job_id, None)
 
     async def position(self, job_id: str) -> int:
-        """0: being read; n: n-th in line; -1: not queued (answered, cancelled or unknown)."""
-        return int(
-            await self._retrying(
-                lambda: self._position(keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP])
-            )
-        )
+        """0: being read; n: about the n-th in line (never fewer jobs ahead than that: jobs
+        cancelled ahead still count); -1: not queued (answered, cancelled or unknown)."""
+        return int(await self._retrying(lambda: self._position_now(job_id)))
 
-    async def cancel(self, job_id: str, requester: str) -> bool:
-        """Withdraw the requester's own job if no worker has taken it yet, or if it is a find
-        being run; True if withdrawn.
+    async def withdraw(self, job_id: str, requester: str) -> str:
+        """Withdraw the requester's own job if no worker is reading it, or if it is a find being
+        run: WITHDRAWN, or why not (NOT_QUEUED, NOT_YOURS, BEING_READ), for the front end to say
+        what is true.
 
         A job others are also waiting for keeps its place for them; the requester stops being
         one of its waiters. A job nobody else waits for leaves the queue and its waiters get a
@@ -194,7 +236,7 @@ class LibraryClient:
         cancelled = Result.failure(
             job_id, job, CANCELLED, "cancelled before a worker took it", finished_at=time.time()
         )
-        done = await self._retrying(
+        code = await self._retrying(
             lambda: self._cancel(
                 keys=keys.answering(job_id),
                 args=[
@@ -204,24 +246,25 @@ class LibraryClient:
                     cancelled.to_json(),
                     keys.ERROR_TTL_S,
                     keys.RESULTS_MAXLEN,
+                    HAND_BACK_IDLE_MS,
                 ],
             )
         )
-        if not done:
-            done = await self._retrying(
-                lambda: self._cancel_running(
-                    keys=[
-                        keys.inflight(job_id),
-                        keys.waiters(job_id),
-                        keys.JOBS,
-                        keys.cancel(job_id),
-                    ],
-                    args=[keys.GROUP, requester, keys.ERROR_TTL_S],
-                )
+        outcome = _CANCEL_CODES[int(code)]
+        if outcome == BEING_READ and await self._retrying(
+            lambda: self._cancel_running(
+                keys=[keys.inflight(job_id), keys.waiters(job_id), keys.JOBS, keys.cancel(job_id)],
+                args=[keys.GROUP, requester, keys.ERROR_TTL_S],
             )
-        if done:
+        ):
+            outcome = WITHDRAWN  # a find: its worker stops at the next step, answers CANCELLED
+        if outcome == WITHDRAWN:
             self._jobs.pop(job_id, None)
-        return bool(done)
+        return outcome
+
+    async def cancel(self, job_id: str, requester: str) -> bool:
+        """`withdraw`, as True when the job was withdrawn."""
+        return await self.withdraw(job_id, requester) == WITHDRAWN
 
     async def request(
         self,
@@ -229,11 +272,29 @@ class LibraryClient:
         requester: str,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = DEFAULT_TIMEOUT_S,
+        resubmit: int = 0,
     ) -> Result:
-        """Submit and wait: the job's answer, with the requester's own job in `result.job`."""
+        """Submit and wait: the job's answer, with the requester's own job in `result.job`.
+
+        With `resubmit` > 0, a job the queue lost (JobLost: Redis lost its data) is submitted
+        again, up to that many times, within the same timeout.
+        """
         start = time.perf_counter()
-        ticket = await self.submit(job, requester)
-        result = ticket.cached or await self.wait(ticket.job_id, timeout, on_progress)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        for attempt in range(resubmit + 1):
+            ticket = await self.submit(job, requester)
+            if ticket.cached is not None:
+                result = ticket.cached
+                break
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                result = await self.wait(ticket.job_id, left, on_progress)
+                break
+            except JobLost:
+                if attempt == resubmit:
+                    raise
+                log.warning("job %s was lost by the queue; submitting it again", job.id)
         metrics.JOB_SECONDS.labels(job.kind, result.cache).observe(time.perf_counter() - start)
         return replace(result, job=job)
 
@@ -256,7 +317,9 @@ class LibraryClient:
         """Await call(), retried on connection errors; QueueUnreachable when Redis stays away."""
         for delay in (*RETRY_DELAYS_S, None):
             try:
-                return await call()
+                value = await call()
+                self._up()
+                return value
             except REDIS_DOWN as e:
                 if delay is None:
                     raise QueueUnreachable() from e
@@ -269,6 +332,38 @@ class LibraryClient:
                     "the library's queue is full right now; try again in a few minutes"
                 ) from e
 
+    def _down(self, e: Exception) -> None:
+        """Log an outage once, when it starts (every waiting request rides it out)."""
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.warning(
+                "Redis unreachable (%s); %d waiting requests ride it out", e, len(self._events)
+            )
+
+    def _up(self) -> None:
+        """Log the end of an outage, once."""
+        if self._down_since is not None:
+            log.warning("Redis reachable again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+
+    async def _has_waitaof(self) -> bool:
+        """Whether submissions wait for the fsync (WAITAOF): Redis 7.2+ with the AOF on."""
+        try:
+            info = await self.r.info("server")
+            version = tuple(int(p) for p in _text(info.get("redis_version", "0.0")).split(".")[:2])
+            aof = int((await self.r.info("persistence")).get("aof_enabled", 0)) == 1
+        except (redis.ResponseError, ValueError) as e:  # INFO renamed or refused (managed Redis)
+            log.warning("cannot tell whether this Redis has WAITAOF (%s); not waiting for it", e)
+            return False
+        if version >= WAITAOF_VERSION and aof:
+            return True
+        log.info(
+            "job submissions rely on the server's appendfsync setting (Redis %s, AOF %s)",
+            ".".join(map(str, version)),
+            "on" if aof else "off",
+        )
+        return False
+
     async def _ensure_group(self) -> None:
         """The consumer group from id 0, so jobs queued before any worker starts are read."""
         try:
@@ -278,10 +373,15 @@ class LibraryClient:
                 raise
         self._group_ready = True
 
-    async def _progress(self, job_id: str) -> Progress:
-        position = int(
-            await self._position(keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP])
+    async def _position_now(self, job_id: str) -> int:
+        return int(
+            await self._position(
+                keys=[keys.inflight(job_id), keys.JOBS], args=[keys.GROUP, HAND_BACK_IDLE_MS]
+            )
         )
+
+    async def _progress(self, job_id: str) -> Progress:
+        position = await self._position_now(job_id)
         since = time.time() - keys.HEARTBEAT_TTL_S
         workers = int(await self.r.zcount(keys.WORKERS, since, "+inf"))
         job = self._jobs.get(job_id)

@@ -66,7 +66,7 @@ from .jobs import (
     Result,
 )
 from .page import draw_page
-from .queue import Delivery
+from .queue import Delivery, keep_readings
 from .settings import Settings, is_on
 
 if TYPE_CHECKING:  # imported on first use: torch and numba load only when a job needs them
@@ -78,11 +78,11 @@ _IMPORT_LOCK = threading.Lock()  # torch's lazy imports are not safe from two th
 PROGRESS_EVERY_S = 1.0  # a find writes its progress (and looks for a cancel) this often
 
 
-class _HandBack(Exception):
+class _HandBack(LibraryError):
     """The worker is stopping: leave the find in hand, to be handed back."""
 
 
-class _Stop(Exception):
+class _Stop(LibraryError):
     """A find stopped early; `kind` and the message become its answer."""
 
     def __init__(self, kind: str, message: str):
@@ -457,24 +457,26 @@ class Desk:
     def _keep_readings(self, hunt: Job, found) -> None:
         """Store each kept volume's reading as the answer to the reading job it equals (unless
         one is stored), so that reading a hunt's find afterwards needs no worker."""
-        pipe = self.r.pipeline(transaction=False)
+        results = []
         for c in found:
             job = Job.read(c.address, hunt.prompt, hunt.max_tokens, edition=hunt.edition)
-            result = Result(
-                job.id,
-                job,
-                True,
-                text=c.text,
-                token_ids=c.token_ids,
-                fingerprint=c.fingerprint,
-                stopped_at_eos=c.stopped_at_eos,
-                worker=self.name,
-                device=self.device,
-                finished_at=time.time(),
+            results.append(
+                Result(
+                    job.id,
+                    job,
+                    True,
+                    text=c.text,
+                    token_ids=c.token_ids,
+                    fingerprint=c.fingerprint,
+                    stopped_at_eos=c.stopped_at_eos,
+                    worker=self.name,
+                    device=self.device,
+                    finished_at=time.time(),
+                )
             )
-            pipe.set(keys.result(job.id), result.to_json(), ex=self.settings.reading_ttl_s, nx=True)
+        budget = self.settings.readings_mb * 2**20
         try:
-            pipe.execute()
+            keep_readings(self.r, results, self.settings.reading_ttl_s, budget)
         except (redis.RedisError, OSError) as e:
             log.warning("worker %s could not keep a hunt's readings (%s)", self.name, e)
 

@@ -24,6 +24,8 @@ DEFAULT_PROMPT = "What is written in this book?"
 DEFAULT_MAX_TOKENS = 32
 MAX_TOKENS_CAP = 256  # hard cap on new tokens per reading
 MAX_PROMPT_TOKENS = 512  # encoder tokens (the prompt's and eos) per reading, at most
+PROMPT_TOKENS = MAX_PROMPT_TOKENS - 1  # a prompt's own tokens, at most
+PROMPT_CHARS = 8 * MAX_PROMPT_TOKENS  # 4,096: longer text is refused before it is tokenized
 PAGES = 410  # pages per volume, as in Borges's books (babel_core/page.py draws them)
 
 # Finds (docs/finding.md), the same in every edition.
@@ -125,6 +127,17 @@ TINY = Edition(
 
 EDITIONS: dict[str, Edition] = {e.name: e for e in (T5_SMALL, TINY)}
 DEFAULT_EDITION = T5_SMALL.name
+
+
+def prompt_too_long(chars: int, tokens: int | None = None) -> str:
+    """The one message for a prompt over the limits, wherever it is refused (the CLI, jobs,
+    the bot): both limits stated, and the count that broke one. `tokens` None: refused by its
+    characters alone, before tokenizing."""
+    size = f"{tokens:,} tokens" if tokens is not None else f"{chars:,} characters"
+    return (
+        f"the prompt is too long ({size}): a prompt has at most {PROMPT_TOKENS} tokens "
+        f"and {PROMPT_CHARS:,} characters"
+    )
 
 
 class UnknownEdition(LibraryError, ValueError):

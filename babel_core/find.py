@@ -53,7 +53,7 @@ from .edition import (
 )
 from .errors import LibraryError
 from .locate import Location, locate_weights
-from .read import Reading, ReadingError, encode_prompt, strict_float32
+from .read import Reading, encode_prompt, strict_float32
 from .t5 import T5Config, heads, layer_norm, parameter_layout, position_bias
 
 MAX_PAIRS, MAX_STEPS, DEFAULT_STEPS = FIND_MAX_PAIRS, FIND_MAX_STEPS, FIND_DEFAULT_STEPS
@@ -130,11 +130,8 @@ def check_pairs(edition: Edition, pairs) -> list[Pair]:
             raise FindError(f"{where} is empty: give a prompt and the answer it should read")
         try:
             encode_prompt(edition, p.prompt)
-        except ReadingError:
-            raise FindError(
-                f"{where}: the prompt is too long: at most {MAX_PROMPT_IDS} tokens "
-                f"(and {8 * MAX_PROMPT_TOKENS} characters), as for any reading"
-            ) from None
+        except LibraryError as e:  # too long, as for any reading (the reader's own limits)
+            raise FindError(f"{where}: {e}") from None
         ids = vocab.encode(p.answer[: 16 * MAX_ANSWER_TOKENS])
         if len(p.answer) > 16 * MAX_ANSWER_TOKENS or len(ids) > MAX_ANSWER_TOKENS:
             raise FindError(

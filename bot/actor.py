@@ -1,9 +1,11 @@
-"""Who is asking: the one value every catalogue service takes instead of a Discord object.
+"""Who is asking: the one value the runner and every catalogue service take for a person.
 
-The adapter (Discord cog or console) computes it once per command: `is_moderator` is true when
-the person may moderate *this* guild (Manage Messages there, or the configured moderator role),
-`is_owner` when they are one of the bot's owners (settings.owner_ids), who moderate everywhere.
-The services never look at Discord permissions themselves, so they are tested without Discord.
+Each front end makes it once per command: the Discord front end from the member (`is_moderator`
+when the person may moderate *this* guild: Manage Messages there, or the configured moderator
+roles; `is_admin` with Manage Server there, for its settings; `is_owner` for the bot's owners,
+settings.owner_ids, who moderate everywhere), the console for the person at the keyboard (an
+owner: it is their library). The runner and the services never look at Discord permissions
+themselves, so they are tested without Discord.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class Actor:
     guild_id: str = ""  # "" for the console and direct messages
     is_moderator: bool = False  # may moderate guild_id
     is_owner: bool = False  # a bot owner: moderates every guild
+    is_admin: bool = False  # may change guild_id's settings (Manage Server there)
 
     def moderates(self, guild_id: str) -> bool:
         """May this person moderate what was shared in `guild_id`?

@@ -4,13 +4,15 @@
     shelf> read babel-w3-s2-v17 Once upon a time
     shelf> !shelf next
 
-Lines are the same commands the Discord bot takes (with or without `!shelf`), answered by the
-same command core (bot/commands.py) through the same queue: by default an in-process worker
-reads the volumes, against the embedded Redis in BABEL_DATA_DIR (or REDIS_URL's server, where
-other workers may help). On a terminal it keeps a readline history, uses colours and shows a
-progress line while a volume is read; Ctrl-C withdraws a reading no worker has started. When
-stdin is not a terminal it reads one command per line and prints plain replies, so it can be
-scripted; the exit status is 1 if any command failed.
+Lines are the same commands the Discord bot takes (with or without `!shelf`), parsed by the same
+parser and answered by the same runner (bot/commands/) through the same queue: by default an
+in-process worker reads the volumes, against the embedded Redis in BABEL_DATA_DIR (or
+REDIS_URL's server, where other workers may help). On a terminal it keeps a readline history,
+uses colours and shows a progress line while a volume is read; Ctrl-C withdraws a reading no
+worker has started. When stdin is not a terminal it reads one command per line and prints plain
+replies, so it can be scripted; the exit status is 1 if any command failed. No line ends the
+console but `quit` and the end of input: a line that is not text gets an error reply like any
+other mistake.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from typing import TextIO
 from babel_core.settings import Settings
 
 from . import reply as r
-from .commands import Requester, Shelf
+from .actor import Actor
+from .commands.runner import Runner
 from .safety import clean
-from .waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ PROMPT = "shelf> "
 RULE = "─" * 60
 QUIT = ("quit", "exit")
 SPIN = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+SETTLE_S = 30.0  # at the end of input, wait this long for shares' verifications
+# `--workers 0` and no worker alive: said at once, or readings would wait in silence
+NO_WORKER = (
+    "shelf: no worker is serving this library: start one in another terminal with "
+    "`shelf worker` (same BABEL_DATA_DIR or REDIS_URL), or leave out --workers 0; "
+    "until then readings wait in the queue"
+)
 
 
 @dataclass(frozen=True)
@@ -135,12 +144,8 @@ class Spinner:
         self.start = time.monotonic()
         self._task: asyncio.Task | None = None
 
-    async def update(self, waiting: Waiting) -> None:
-        if waiting.total:
-            self.label = f"hunting… {waiting.done:,}/{waiting.total:,} volumes"
-            return
-        where = f"position {waiting.position} in the queue" if waiting.position > 0 else "reading"
-        self.label = f"{waiting.address}… ({where})"
+    def update(self, progress: r.Reply) -> None:
+        self.label = " ".join(f"{progress.title}: {progress.description}".split())
 
     async def _spin(self) -> None:
         for frame in itertools.cycle(SPIN):
@@ -164,7 +169,7 @@ class Console:
 
     def __init__(
         self,
-        core: Shelf,
+        runner: Runner,
         out: TextIO,
         err: TextIO,
         *,
@@ -173,7 +178,7 @@ class Console:
         files_dir: Path,
         prefix: str = "!",
     ):
-        self.core = core
+        self.runner = runner
         self.out = out
         self.err = err
         self.style = style
@@ -181,8 +186,8 @@ class Console:
         self.files_dir = files_dir
         self.prefix = prefix
         # the person at the console runs this library: they own it (and moderate it)
-        self.who = Requester("console", getpass.getuser(), is_owner=True)
-        self.pending: Waiting | None = None  # the reading in progress, or interrupted (Ctrl-C)
+        self.who = Actor("console", getpass.getuser(), is_owner=True)
+        self.pending: r.Button | None = None  # the Cancel button of the work in progress
         self.failures = 0
 
     async def answer(self, line: str) -> r.Reply | None:
@@ -191,15 +196,15 @@ class Console:
         if text is None or not line.strip():
             return None
 
-        async def follow(waiting: Waiting) -> None:
-            self.pending = waiting
+        async def follow(progress: r.Reply) -> None:
+            self.pending = next((b for b in progress.buttons if b.action == r.CANCEL), None)
             if spinner is not None:
-                await spinner.update(waiting)
+                spinner.update(progress)
 
         spinner = Spinner(self.err, self.style) if self.interactive else None
         self.pending = None
         with spinner or contextlib.nullcontext():
-            reply = await self.core.handle(text, self.who, follow)
+            reply = await self.runner.handle(text, self.who, follow)
         self.pending = None  # kept when interrupted: Ctrl-C then withdraws it
         return reply
 
@@ -222,18 +227,18 @@ class Console:
         pending = self.pending
         if pending is None:
             return "(interrupted)"
-        answer = await self.core.cancel(pending.job_id, pending.owner, self.who)
+        answer = await self.runner.cancel(pending.job_id, pending.owner, self.who)
         return f"(interrupted: {answer.description[0].lower()}{answer.description[1:]})"
 
-    def loop(self, runner: asyncio.Runner, lines) -> int:
+    def loop(self, loop: asyncio.Runner, lines) -> int:
         """Answer every line until the end of input (or quit); the exit status."""
         for line in lines:
             if line.strip().lower() in QUIT:
                 break
             try:
-                reply = runner.run(self.answer(line))
+                reply = loop.run(self.answer(line))
             except KeyboardInterrupt:
-                print(self.style.dim(runner.run(self.cancel_pending())), file=self.err)
+                print(self.style.dim(loop.run(self.cancel_pending())), file=self.err)
                 continue
             if reply is not None:
                 self.show(reply)
@@ -267,14 +272,15 @@ def _terminal_lines(history: Path):
 
 
 def console_settings(settings: Settings, edition: str | None, device: str | None) -> Settings:
-    """The console's own settings: one person at a time, so no cooldown; no weights in Redis
-    (the in-process worker keeps volumes in its own memory, and the embedded Redis writes
-    everything to disk)."""
+    """The console's own settings: one person at a time, so no cooldown or rate limit; no
+    weights in Redis (the in-process worker keeps volumes in its own memory, and the embedded
+    Redis writes everything to disk)."""
     return replace(
         settings,
         edition=edition or settings.edition,
         device=device or settings.device,
         cooldown_s=0.0,
+        commands_per_10s=0,
         weights_in_redis="off",
     )
 
@@ -306,9 +312,8 @@ def run(
             running.append((worker, worker.start_thread()))
         redis = target.asyncio()
         client = LibraryClient(redis, settings)
-        core = Shelf(settings, redis, client, invocation="")
         console = Console(
-            core,
+            Runner(settings, redis, client, invocation=""),
             stdout,
             stderr,
             style=style,
@@ -318,7 +323,7 @@ def run(
         )
         if interactive:
             print(
-                style.bold(f"The Model Library of Babel, edition {core.edition.id}.")
+                style.bold(f"The Model Library of Babel, edition {console.runner.edition.id}.")
                 + f" Type help, or read babel-w3-s2-v17 Once upon a time. {QUIT[0]} or Ctrl-D "
                 "to leave.",
                 file=stdout,
@@ -326,13 +331,15 @@ def run(
             lines = _terminal_lines(Path(settings.data_dir) / "console_history")
         else:
             lines = stdin
-        with asyncio.Runner() as runner:
+        with asyncio.Runner() as loop:
             try:
-                return console.loop(runner, lines)
+                if not running and not loop.run(client.workers_alive()):
+                    print(NO_WORKER, file=stderr, flush=True)
+                return console.loop(loop, lines)
             finally:
-                runner.run(core.catalogue.settle())  # finish verifying what was shared
-                runner.run(client.close())
-                runner.run(redis.aclose())
+                loop.run(console.runner.settle(SETTLE_S))  # finish verifying what was shared
+                loop.run(client.close())
+                loop.run(redis.aclose())
                 for worker, _ in running:
                     worker.stop()
                 for _, thread in running:

@@ -1,9 +1,10 @@
 """A reply as a small neutral structure, before any front end draws it.
 
-The command core (bot/commands.py) answers every command with a `Reply`; the Discord adapter
-turns it into an embed, files and buttons (escaping every text, bot/safety.py), the console
-into lines of text. Texts here are raw: nothing is escaped or cut until a front end knows its
-own limits.
+The command runner (bot/commands/runner.py) answers every command with a `Reply`, and reports
+progress as one; the Discord front end turns it into an embed, files and buttons (escaping
+every text, bot/safety.py), the console into lines of text. Texts here are raw: nothing is
+escaped or cut until a front end knows its own limits. Texts are plain: no markdown, so a
+front end may show them literally.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from dataclasses import dataclass
 # Reply kinds: the front ends colour them.
 READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 
-# Button actions (bot/discord_ui.py maps each to a persistent Discord button).
+# Button actions (bot/discord_front/ui.py maps each to a persistent Discord button).
 PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
-VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's (bot/catalogue*.py)
+VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Button:
     address: str = ""
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)
     job_id: str = ""
-    owner: str = ""  # the only user the button answers (CANCEL)
-    target: str = ""  # VOTE: a discovery id; MORE: the command to run (bot/catalogue_replies.py)
+    owner: str = ""  # CANCEL, SHARE: the only user the button answers ("" for anyone)
+    target: str = ""  # VOTE: a discovery id; MORE: the command to run, as typed
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,16 @@ class Reply:
     # When the description must be cut to fit a front end, the whole text is attached under
     # this file name (readings: "<address>.txt").
     full_text_name: str = ""
-    private: bool = False  # only the person who asked should see it (ephemeral where possible)
+    private: bool = False  # only the person who asked may see it (ephemeral, or a DM)
+    quiet: bool = False  # a refusal already given in this rate window: front ends may drop it
 
 
-def error(message: str, private: bool = False) -> Reply:
-    """An error reply; messages from LibraryError start lowercase, replies start with a capital."""
-    return Reply(ERROR, message[:1].upper() + message[1:], private=private)
+def error(message: str, quiet: bool = False) -> Reply:
+    """An error, for the person who asked alone; messages from LibraryError start lowercase,
+    replies start with a capital."""
+    return Reply(ERROR, message[:1].upper() + message[1:], private=True, quiet=quiet)
+
+
+def note(message: str, title: str = "") -> Reply:
+    """A confirmation or notice for the person who asked alone."""
+    return Reply(INFO, message, title=title, private=True)

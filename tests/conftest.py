@@ -59,7 +59,7 @@ class RedisServer:
                 str(self.folder),
                 "--appendonly",
                 "yes",
-                "--appendfsync",  # as the embedded Redis: the catalogue needs it (bot/durable.py)
+                "--appendfsync",  # as the embedded Redis: the catalogue needs it (durable.py)
                 "always",
                 "--save",
                 "",

@@ -1,4 +1,4 @@
-"""Fixtures for the bot's tests: a real Redis, a real in-process worker, a command core.
+"""Fixtures for the bot's tests: a real Redis, a real in-process worker, a command runner.
 
 A test module uses them with `pytest_plugins = ["shelf_fixtures"]`.
 """
@@ -15,7 +15,8 @@ from conftest import RedisServer
 from babel_core.client import LibraryClient
 from babel_core.settings import Settings
 from babel_core.worker import Worker
-from bot.commands import Requester, Shelf
+from bot.actor import Actor
+from bot.commands.runner import Runner
 
 
 @dataclass
@@ -36,6 +37,7 @@ def library(tmp_path_factory):
         redis_url=url,
         weights_in_redis="off",
         cooldown_s=0.0,
+        commands_per_10s=0,  # tests of the rate window ask for one
         job_timeout_s=60.0,
         claim_idle_s=3.0,  # the heartbeat thread (every claim_idle_s / 3) stops within 1 s
     )
@@ -50,7 +52,7 @@ def library(tmp_path_factory):
 
 @pytest.fixture
 async def shelf(library):
-    """A factory of command cores on the library's Redis: shelf(clock=..., cooldown_s=...)."""
+    """A factory of command runners on the library's Redis: shelf(clock=..., cooldown_s=...)."""
     made = []
 
     def make(url: str | None = None, *, clock=None, rng=None, invocation="!shelf ", **changes):
@@ -59,7 +61,7 @@ async def shelf(library):
         client = LibraryClient(r, settings, poll_s=0.2)
         made.append((r, client))
         extra = {"clock": clock} if clock is not None else {}
-        return Shelf(settings, r, client, invocation=invocation, rng=rng, **extra)
+        return Runner(settings, r, client, invocation=invocation, rng=rng, **extra)
 
     yield make
     for r, client in made:
@@ -67,9 +69,9 @@ async def shelf(library):
         await r.aclose()
 
 
-def new_requester() -> Requester:
-    """A requester nobody else in the test run is (limits and memory are per person)."""
-    return Requester(f"user-{uuid.uuid4().hex[:12]}", "someone", "guild-1", "channel-1")
+def new_requester() -> Actor:
+    """A person nobody else in the test run is (limits and memory are per person)."""
+    return Actor(f"user-{uuid.uuid4().hex[:12]}", "someone", "guild-1")
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from babel_core import keys
 from babel_core.address import AddressError
-from bot.bookmarks import BookmarkError, parse_name
-from bot.discovery_records import HELD, PUBLISHED
+from bot import keys
+from bot.catalogue.bookmarks import BookmarkError, parse_name
+from bot.catalogue.discovery_records import HELD, PUBLISHED
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,

@@ -55,7 +55,7 @@ def test_about_reports_the_size_of_the_library(capsys):
         (["read"], "which volume? give an address such as babel-w3-s2-v17"),
         (["read", "babel-w0-s1-v1"], "wall 0 is out of range"),
         (["read", "ba_bel-w1-s1-v1"], "A valid address looks like babel-w3-s2-v17"),
-        (["read", "babel-w1-s1-v1", "hi", "--max-tokens", "0"], "between 1 and 256"),
+        (["read", "babel-w1-s1-v1", "hi", "--max-tokens", "0"], "1 to 256 new tokens, not '0'"),
         (["read", "babel-w1-s1-v1", "word " * 2000], "the prompt is too long"),
         (["read", "--slip", "/nonexistent.slip"], "cannot read the call slip"),
         (["locate", "/nonexistent.safetensors"], "no such checkpoint"),

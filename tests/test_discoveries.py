@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from babel_core import keys
 from babel_core.address import AddressError, parse_address
 from babel_core.edition import TINY
-from bot.discoveries import Discoveries
-from bot.discovery_records import (
+from bot import keys
+from bot.catalogue.discoveries import Discoveries
+from bot.catalogue.discovery_records import (
     FLAGGED,
     HELD,
     MINE,

@@ -14,11 +14,11 @@ import pytest
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from babel_core import keys
 from babel_core.edition import TINY
+from bot import keys
 from bot.actor import Actor
-from bot.discoveries import Discoveries
-from bot.durable import FSYNC_ALWAYS, UNSAFE, WAITAOF, Durability, NotDurable
+from bot.catalogue.discoveries import Discoveries
+from bot.catalogue.durable import FSYNC_ALWAYS, UNSAFE, WAITAOF, Durability, NotDurable
 from tests.catalogue_support import RedisProcess, ann, reading
 
 ACKED = 120  # kill the server as soon as this many writes were acknowledged

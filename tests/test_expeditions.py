@@ -16,8 +16,8 @@ from babel_core.edition import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, TINY
 from babel_core.jobs import Job, Result
 from babel_core.worker import Worker
 from bot import reply as r
-from bot.expeditions import Expeditions
-from bot.hunting import NOTHING
+from bot.commands.replies import NOTHING
+from bot.discord_front.expeditions import Expeditions
 from tests.conftest import service_settings
 
 

@@ -99,7 +99,11 @@ def test_a_saved_found_volume_reads_the_answer_with_plain_transformers(found, tm
         ([("a", "b")] * 101, "not 101"),
         ([("  ", "b")], "the pair is empty"),
         ([("a", "b"), ("c", "")], "pair 2 is empty"),
-        ([("x " * 600, "b")], "the prompt is too long: at most 511 tokens (and 4096 characters)"),
+        (
+            [("x " * 600, "b")],
+            "the pair: the prompt is too long (1,201 tokens): a prompt has at most 511 tokens "
+            "and 4,096 characters",
+        ),
         ([("a", "b" * 300)], "the answer is too long: at most 255 tokens"),
         ([("Café", "☃")], "cannot be written exactly in the tiny/v1 vocabulary"),
         ([("a", "b"), ("a", "c")], "the prompt 'a' is given two different answers"),

@@ -89,7 +89,7 @@ def test_a_jobs_volumes_depend_only_on_seed_chunk_and_position():
     [
         (lambda: Job.hunt(1, 0, 33, edition="tiny"), JobError, "1 to 32 volumes, not 33"),
         (lambda: Job.hunt(1, 0, 8, edition="tiny", top=11), JobError, "1 to 10 results"),
-        (lambda: Job.hunt(-1, 0, 8, edition="tiny"), JobError, "seed is 0 to"),
+        (lambda: Job.hunt(-1, 0, 8, edition="tiny"), JobError, "seed is a whole number from 0 to"),
         (lambda: Job.hunt(1, 0, 8, edition="tiny", score="vibes"), UnknownScorer, "no scorer"),
         (lambda: tiny_hunt(0), HuntError, "at least one volume, not 0"),
     ],
@@ -292,10 +292,11 @@ def test_shelf_hunt_prints_a_table_of_the_best(capsys):
     ]
 
 
-def test_shelf_hunt_takes_a_prompt_without_a_count_and_refuses_two_prompts(capsys):
+def test_shelf_hunt_takes_a_prompt_without_a_count_or_quotes_and_refuses_a_bad_count(capsys):
     from bot.cli import main
 
-    assert main(["hunt", PROMPT, "--edition", "tiny", "--json", "--max-tokens", "2"]) == 0
+    argv = ["hunt", *PROMPT.split(), "--edition", "tiny", "--json", "--max-tokens", "2"]
+    assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["prompt"] == PROMPT
-    assert main(["hunt", "many", PROMPT, "--edition", "tiny"]) == 2
-    assert "the count of volumes must be a number, not 'many'" in capsys.readouterr().err
+    assert main(["hunt", "-3", PROMPT, "--edition", "tiny"]) == 2
+    assert "a hunt reads 1 to 1,000,000 volumes, not '-3'" in capsys.readouterr().err

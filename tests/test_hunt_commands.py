@@ -18,11 +18,11 @@ from babel_core import keys
 from babel_core.edition import DEFAULT_MAX_TOKENS, TINY
 from babel_core.fastread import FastReader
 from babel_core.scorers import explain
+from bot import keys as bot_keys
 from bot import reply as r
 from bot.actor import Actor
-from bot.commands import Requester
-from bot.hunting import NOTHING
-from bot.state import prompt_key
+from bot.commands.memory import prompt_key
+from bot.commands.replies import NOTHING
 
 pytest_plugins = ["shelf_fixtures"]
 
@@ -37,8 +37,8 @@ def seed_of(reply: r.Reply) -> int:
     return int(re.search(r"seed ([0-9]+)", reply.footer)[1])
 
 
-def moderator() -> Requester:
-    return Requester(f"mod-{time.time_ns()}", "mod", "guild-1", "channel-1", is_moderator=True)
+def moderator() -> Actor:
+    return Actor(f"mod-{time.time_ns()}", "mod", "guild-1", is_moderator=True)
 
 
 async def test_a_hunt_replies_with_the_best_volumes_each_with_read_and_share_buttons(
@@ -46,8 +46,8 @@ async def test_a_hunt_replies_with_the_best_volumes_each_with_read_and_share_but
 ):
     core, me, seen = shelf(**SMALL), someone(), []
 
-    async def progress(waiting) -> None:
-        seen.append(core.progress_reply(waiting))
+    async def progress(reply: r.Reply) -> None:
+        seen.append(reply)
 
     reply = await core.handle("hunt 12 Once upon a time --score words --top 3", me, progress)
     plan = hunting.Hunt.new(
@@ -64,12 +64,12 @@ async def test_a_hunt_replies_with_the_best_volumes_each_with_read_and_share_but
     ]
     lines = [" ".join(c.text.split()) or NOTHING for c in best]  # one line, at most 100 chars
     assert [f.value for f in reply.fields] == [s if len(s) <= 100 else s[:99] + "…" for s in lines]
-    assert [(b.action, b.label, b.address, b.prompt_key) for b in reply.buttons] == [
-        (r.READ, f"Read {n}", c.address, key) for n, c in enumerate(best, 1)
-    ] + [(r.SHARE, f"Share {n}", c.address, key) for n, c in enumerate(best, 1)]
+    assert [(b.action, b.label, b.address, b.prompt_key, b.owner) for b in reply.buttons] == [
+        (r.READ, f"Read {n}", c.address, key, "") for n, c in enumerate(best, 1)
+    ] + [(r.SHARE, f"Share {n}", c.address, key, me.user_id) for n, c in enumerate(best, 1)]
     assert [p.description for p in seen] == ["Hunting… 0/12 volumes", "Hunting… 12/12 volumes"]
     assert {(b.action, b.owner) for p in seen for b in p.buttons} == {(r.CANCEL, me.user_id)}
-    assert await core.state.prompt(key) == "Once upon a time"  # the buttons can read it
+    assert await core.memory.prompt(key) == "Once upon a time"  # the buttons can read it
 
 
 @pytest.mark.parametrize(
@@ -88,21 +88,23 @@ async def test_hunt_defaults_and_caps_for_everyone_on_cpu_workers(
     assert reply.description.startswith(note)
 
 
-@pytest.mark.parametrize("who", [moderator, lambda: Requester("console", is_owner=True)])
+@pytest.mark.parametrize("who", [moderator, lambda: Actor("console", "me", is_owner=True)])
 async def test_moderators_and_owners_may_hunt_more(shelf, who):
     reply = await shelf(**SMALL).handle("hunt 100 --top 1", who())
     assert reply.title == "The best 1 of 32 volumes"
 
 
-async def test_with_a_gpu_worker_alive_the_limits_are_the_gpu_ones(shelf, library):
+async def test_with_a_gpu_worker_alive_the_limits_are_the_gpu_ones(shelf, library, someone):
     r_ = redis.Redis.from_url(library.url)
     r_.zadd(keys.WORKERS, {"gpu-1": time.time()})  # what a cuda worker's heartbeat writes
     r_.hset(keys.worker("gpu-1"), mapping={"device": "cuda:0", "beat": time.time()})
+    few = dict(hunt_default=4, hunt_cap=8, hunt_cap_moderator=16)  # read by the CPU worker
     try:
-        hunts = shelf(**SMALL).hunts
-        everyone = await hunts.limits(Actor("u", "u"))
-        mods = await hunts.limits(Actor("m", "m", "g", is_moderator=True))
-        assert (everyone, mods.cap) == (hunting.Limits(64, 128, True), 256)
+        reply = await shelf(**few).handle("hunt 20 --top 1", someone())
+        assert reply.description.startswith("⚠️ You may hunt up to 8 volumes at once.\n")
+        assert reply.title == "The best 1 of 8 volumes"
+        reply = await shelf(**few).handle("hunt 20 --top 1", moderator())
+        assert reply.title == "The best 1 of 16 volumes"
     finally:
         r_.zrem(keys.WORKERS, "gpu-1")
         r_.delete(keys.worker("gpu-1"))
@@ -111,11 +113,11 @@ async def test_with_a_gpu_worker_alive_the_limits_are_the_gpu_ones(shelf, librar
 @pytest.mark.parametrize(
     "typed, message",
     [
-        ("hunt --score vibes", "There is no scorer 'vibes'; choose one of: default, words, "),
-        ("hunt --top 11", "--top takes a number from 1 to 10, not 11"),
-        ("hunt --top", "--top needs a value, e.g. !shelf hunt 64 Once upon a time --score words"),
-        ("hunt --fast 3", "Hunt has no option --fast: it takes --score NAME and --top K"),
-        ("hunt 0", '"0" is not a count of volumes: e.g. !shelf hunt 64 Once upon a time'),
+        ("hunt --score vibes", '"vibes" is not a scorer: choose one of default, words, '),
+        ("hunt --top 11", '"11" is not a number of results: give a whole number from 1 to 10.'),
+        ("hunt --top", "--top needs a value: !shelf hunt [count] [prompt] [--score NAME] [--top"),
+        ("hunt --fast 3", "Hunt has no option --fast: it takes --score and --top, e.g. !shelf"),
+        ("hunt 0", '"0" is not a count of volumes: give a whole number from 1 to 1,000,000,000.'),
         ("hunt -5 words", '"-5" is not a count of volumes'),
     ],
 )
@@ -126,12 +128,8 @@ async def test_hunt_mistakes_are_refused_before_anything_is_queued(shelf, someon
 
 
 async def test_a_hunt_without_a_count_is_a_prompt(shelf):
-    command = shelf().parse("hunt Translate to German --top 2")
-    assert (command.prompt, command.hunt.count, command.hunt.top) == (
-        "Translate to German",
-        None,
-        2,
-    )
+    command = shelf().parser.parse("hunt Translate to German --top 2")
+    assert (command.prompt, command.count, command.top) == ("Translate to German", None, 2)
 
 
 async def test_help_hunt_explains_the_scorers_and_the_limits(shelf, someone):
@@ -152,7 +150,11 @@ async def test_help_explains_any_one_command(shelf, someone):
         r.INFO,
         "Read the volume at an address, with your prompt or the default one.",
         title="!shelf read <address> [prompt]",
-        fields=(r.Field("Example", "!shelf read babel-w3-s2-v17 Once upon a time", False),),
+        fields=(
+            r.Field("Example", "!shelf read babel-w3-s2-v17 Once upon a time", False),
+            r.Field("address", "the volume's address, e.g. babel-w3-s2-v17, or a @bookmark", False),
+            r.Field("prompt", "what to ask it (default: What is written in this book?)", False),
+        ),
     )
     assert (await core.handle("help raed", someone())).description.startswith(
         'Unknown command "raed". Did you mean "read"?'
@@ -166,21 +168,20 @@ async def test_a_hunt_is_cancelled_by_its_starter_only(shelf, tmp_path, someone)
         seen = asyncio.Queue()
         task = asyncio.create_task(core.handle("hunt 40", me, seen.put))
         waiting = await seen.get()
-        assert core.progress_reply(waiting) == r.Reply(
+        (cancel,) = waiting.buttons
+        assert waiting == r.Reply(
             r.PROGRESS,
             "Hunting… 0/16 volumes No worker is running right now: the hunt starts as soon as "
             "one does.",
             title="Hunt of 16 volumes",
-            buttons=(r.Button(r.CANCEL, "Cancel", job_id=waiting.job_id, owner=me.user_id),),
+            buttons=(r.Button(r.CANCEL, "Cancel", job_id=cancel.job_id, owner=me.user_id),),
         )
-        stranger = Requester("someone-else")
-        refused = await core.cancel(waiting.job_id, waiting.owner, stranger)
-        assert refused == r.error("Only the person who started this hunt can cancel it.", True)
+        stranger = Actor("someone-else", "stranger")
+        refused = await core.cancel(cancel.job_id, cancel.owner, stranger)
+        assert refused == r.error("Only the person who asked can cancel this.")
         assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 1
-        assert await core.cancel(waiting.job_id, waiting.owner, me) == r.Reply(
-            r.INFO,
-            "Cancelled: 1 part of the hunt will not be read; you get the best of what was read.",
-            private=True,
+        assert await core.cancel(cancel.job_id, cancel.owner, me) == r.note(
+            "Cancelled: 1 part of the hunt will not be read; you get the best of what was."
         )
         assert await task == r.Reply(r.INFO, "Hunt cancelled before any volume was read.")
         assert redis.Redis.from_url(server.url).xlen(keys.JOBS) == 0
@@ -200,12 +201,12 @@ async def test_a_hunt_keeps_its_slot_past_the_hold_time_while_it_runs(shelf, tmp
         refused = await core.handle("read babel-w3-s2-v17", me)
         assert refused == r.error(
             "You already have 1 request in progress, the most at once. "
-            "Wait for one to finish, or cancel it.",
-            private=True,
+            "Wait for one to finish, or cancel it."
         )
-        await core.cancel(waiting.job_id, waiting.owner, me)
+        (cancel,) = waiting.buttons
+        await core.cancel(cancel.job_id, cancel.owner, me)
         await task
-        assert redis.Redis.from_url(server.url).zcard(keys.user_jobs(me.user_id)) == 0
+        assert redis.Redis.from_url(server.url).zcard(bot_keys.user_jobs(me.user_id)) == 0
     finally:
         server.stop()
 

@@ -111,9 +111,9 @@ def test_duplicate_deliveries_produce_one_reply(redis_server):
     job = tiny_job()
     first, second = Queue(r, "first", 3600), Queue(r, "second", 3600)
     first.enqueue(job, "user:1")
-    [mine] = first.read_new(1, 100)
-    [again] = second.reclaim(0, 1)  # the first worker looked dead: the job is delivered twice
-    assert (mine.entry, again.deliveries) == (again.entry, 2)
+    [mine] = first.start(first.read_new(1, 100))
+    [again] = second.start(second.reclaim(0, 1))  # the first worker looked dead: taken twice
+    assert (mine.entry, mine.deliveries, again.deliveries) == (again.entry, 1, 2)
     answer = Result(job.id, job, True, "one", [1], "f1")
     late = Result(job.id, job, True, "two", [1], "f2")
     assert second.finish(again, answer) is True

@@ -39,7 +39,7 @@ def test_a_slip_carries_a_full_address_exactly(tmp_path, edition):
         (lambda b: b[:-5], "truncated"),
         (lambda b: b[:-8] + bytes(8), "checksum"),
         (lambda b: b"not a slip at all", "is not a call slip"),
-        (lambda b: b[:13] + b"{oops\n" + b[b.index(b"\n", 13) + 1 :], "unreadable header"),
+        (lambda b: b[:13] + b"{oops\n" + b[b.index(b"\n", 13) + 1 :], "damaged header"),
         (lambda b: b.replace(b"tiny/v1", b"tiny/v9"), "cannot read"),
     ],
 )
@@ -96,7 +96,7 @@ def test_locate_refuses_a_checkpoint_of_another_shape(tmp_path, tiny_reader):
     with pytest.raises(LocateError, match="no such checkpoint"):
         load_state_dict(tmp_path / "nothing.safetensors")
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(LocateError, match="cannot read"):
+    with pytest.raises(LocateError, match="junk.pt is not a checkpoint"):
         load_state_dict(tmp_path / "junk.pt")
 
 

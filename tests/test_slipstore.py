@@ -124,7 +124,7 @@ def test_a_damaged_slip_in_the_bucket_is_refused(s3_server):
     stored = store.put(TINY, digits(3))
     key = f"found/{stored.handle[5:]}.slip"
     store.client.put_object(Bucket="damaged", Key=key, Body=b"BABEL-SLIP 1\n{}\n")
-    with pytest.raises(SlipError, match="is damaged: the call slip .* unreadable header"):
+    with pytest.raises(SlipError, match="is damaged: the call slip .* has a damaged header"):
         store.load(stored.handle)
 
 

@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from babel_core import keys
+from bot import keys
 from bot.actor import Actor
+from bot.catalogue.discovery_records import TOP
+from bot.catalogue.store_io import StoreError, export, import_
 from bot.cli import main
-from bot.discovery_records import TOP
-from bot.store_io import StoreError, export, import_
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,
@@ -70,22 +70,22 @@ async def fill(catalogue) -> None:
     await c.moderation.ban(owner, "8", "raider", "raids")
     with pytest.raises(Exception, match="only this server's moderators"):
         await c.moderation.hide(bob, "D-1")
-    await c.redis.set(keys.DURABLE + "odd-bytes", b"\xff\xfe not utf-8")
 
 
 async def test_export_wipe_import_gives_identical_data(catalogue):
     await fill(catalogue)
-    await catalogue.redis.hset(keys.user_last("tiny/v1", "1"), "address", "babel-w3-s2-v17")
+    last = {"address": "babel-w3-s2-v17", "prompt": "Ünïcode ✨"}
+    await catalogue.redis.hset(keys.user_last("tiny/v1", "1"), mapping=last)
     await catalogue.redis.lpush(keys.user_recent("tiny/v1", "1"), "babel-w3-s2-v17")
     await catalogue.redis.set("babel:jobs-elsewhere", "queue data")  # not durable: not exported
     await catalogue.redis.set(keys.user_cooldown("1"), "1", ex=60)  # nor are limits
     before = await everything(catalogue.redis)
     first = io.StringIO()
     written = await export(catalogue.redis, first)
-    assert written == len(before) - 2 == 36
+    assert written == len(before) - 2 == 35
     await catalogue.redis.flushdb()
     await catalogue.redis.set("babel:jobs-elsewhere", "queue data")
-    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 36
+    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 35
     after = await everything(catalogue.redis)
     assert after == {k: v for k, v in before.items() if k != keys.user_cooldown("1").encode()}
     second = io.StringIO()
@@ -112,7 +112,7 @@ async def test_an_imported_catalogue_carries_on_where_it_stopped(catalogue):
 async def test_no_catalogue_key_ever_carries_a_ttl(catalogue):
     await fill(catalogue)
     ttls = {k: t for k, (_, _, t) in (await everything(catalogue.redis)).items()}
-    assert len(ttls) == 34 and set(ttls.values()) == {-1}
+    assert len(ttls) == 33 and set(ttls.values()) == {-1}
 
 
 async def test_import_refuses_a_non_empty_catalogue_unless_told_to_replace_it(catalogue):
@@ -137,7 +137,7 @@ async def test_import_refuses_a_non_empty_catalogue_unless_told_to_replace_it(ca
         (lambda lines: lines[:2] + ["{oops\n"] + lines[2:], "line 3 of the export is not JSON"),
         (
             lambda lines: lines[:1] + ['{"key":"babel:jobs","type":"string","value":"x"}\n'],
-            "line 2 of the export is not a catalogue key",
+            "line 2 of the export: 'babel:jobs' is not a key the catalogue uses",
         ),
         (
             lambda lines: ['{"format":"babel-shelf-catalogue","version":9}\n'] + lines[1:],
@@ -164,9 +164,9 @@ async def test_shelf_export_and_import_round_trip_from_the_command_line(
     monkeypatch.setenv("REDIS_URL", f"unix://{catalogue_redis.socket}")
     backup = tmp_path / "catalogue.jsonl"
     assert await asyncio.to_thread(main, ["export", str(backup)]) == 0
-    assert capsys.readouterr().out == f"exported 34 keys to {backup}\n"
+    assert capsys.readouterr().out == f"exported 33 keys to {backup}\n"
     assert await asyncio.to_thread(main, ["import", str(backup)]) == 2
-    assert "the store here is not empty (34 durable keys)" in capsys.readouterr().err
+    assert "the store here is not empty (33 durable keys)" in capsys.readouterr().err
     await catalogue.redis.flushdb()
     assert await asyncio.to_thread(main, ["import", str(backup)]) == 0
     assert await everything(catalogue.redis) == before

@@ -1,0 +1,1 @@
+"""The catalogue: what the community makes (discoveries, votes, bookmarks, moderation), in Redis."""

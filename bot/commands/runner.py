@@ -1,0 +1,404 @@
+"""The runner: one checked command in, one reply out, whatever happens.
+
+    runner = Runner(settings, redis, client, invocation="!shelf ")
+    reply = await runner.run(parser.parse("read babel-w3-s2-v17 Hi"), actor, on_progress)
+
+The console and the Discord front end both hand the runner a command value (catalog.py) and an
+`Actor` (bot/actor.py), and draw the `Reply` they get back. The runner holds its services by
+composition (the queue's work in queued.py, the catalogue's services, per-person limits and
+memory) and dispatches with one `match`. It checks bans and limits first (`admitted` tells a
+front end the command is going ahead, so it can acknowledge it), saves what the command leaves
+behind, and turns every failure (a person's mistake, an outage, a bug) into an error reply:
+`run` never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import redis.exceptions
+
+from babel_core import jobs
+from babel_core.address import parse_address
+from babel_core.edition import DEFAULT_PROMPT, get_edition
+from babel_core.errors import LibraryError
+from babel_core.redis_conn import QueueUnreachable
+from babel_core.settings import Settings
+
+from .. import keys
+from .. import reply as r
+from ..actor import Actor
+from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
+from ..catalogue.services import Catalogue
+from ..catalogue.wordfilter import WordFilter
+from ..server_settings import Servers, ServerSettings
+from . import catalog as c
+from . import catalogue_replies as cr
+from . import replies
+from .arguments import CommandError, Context
+from .catalog import READS, Command
+from .limits import Limits, Quotas, Verdict
+from .memory import Memory
+from .parse import Parser
+from .queued import OnProgress, Queued
+
+log = logging.getLogger(__name__)
+
+OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
+NO_DMS = "The library does not answer direct messages: ask in a server it is in."
+VERIFIER = "catalogue-verify"  # the requester of verification re-reads
+VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
+
+
+class Runner:
+    """Answers commands for one edition of the library. `invocation` is how commands are typed
+    in the front end ("!shelf ", or "" in the console): it only changes examples."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        redis,
+        client,
+        *,
+        invocation: str = "!shelf ",
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ):
+        self.settings = settings
+        self.edition = get_edition(settings.edition)
+        self.invocation = invocation
+        self.rng = rng
+        self.redis = redis
+        self.client = client
+        self.parser = Parser(Context(settings, self.edition, invocation))
+        self.servers = Servers(settings, redis, clock)
+        self.limits = Limits(redis, settings, clock)
+        self.quotas = Quotas(redis, clock)
+        self.memory = Memory(redis, self.edition.id)
+        self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
+        self.catalogue = Catalogue(settings, redis, clock)
+        self.verifying: set[asyncio.Task] = set()
+
+    async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
+        """Parse a typed line and run it (the console's way)."""
+        try:
+            command = self.parser.parse(text)
+        except CommandError as e:
+            return r.error(str(e))
+        return await self.run(command, actor, progress)
+
+    async def run(
+        self,
+        command: Command,
+        actor: Actor,
+        progress: OnProgress | None = None,
+        *,
+        admitted: Callable[[], Awaitable[None]] | None = None,
+        slash: bool = False,
+    ) -> r.Reply:
+        """Answer a checked command. Never raises: every failure is an error reply."""
+        token = uuid.uuid4().hex
+        cost = command.spec.cost
+        try:
+            try:
+                server = await self.servers.get(actor.guild_id)
+                await self.catalogue.check(actor)  # opens the catalogue; refuses the banned
+                verdict = await self.limits.admit(actor, cost, token, server)
+            except REDIS_DOWN:
+                if not command.spec.offline:
+                    raise
+                # help needs no Redis: it answers while Redis is down
+                server, verdict = self.servers.defaults, Verdict(True)
+            if not (actor.guild_id or server.dms or actor.is_owner):
+                return r.error(NO_DMS)
+            if not verdict.ok:
+                return r.error(verdict.message, quiet=verdict.quiet)
+            if admitted is not None:
+                await admitted()
+            if cost != READS:
+                return await self._answer(command, actor, _guarded(progress), slash, server)
+            holding = asyncio.create_task(self._hold(actor, token))
+            try:
+                return await self._answer(command, actor, _guarded(progress), slash, server)
+            finally:
+                holding.cancel()
+                with contextlib.suppress(redis.exceptions.RedisError):
+                    await self.limits.release(actor, token)
+        except LibraryError as e:
+            return r.error(str(e))
+        except REDIS_DOWN as e:
+            log.warning("Redis unreachable while answering %s: %s", command.spec.name, e)
+            return r.error(str(QueueUnreachable()))
+        except Exception:
+            log.exception("answering %r failed", command)
+            return r.error(OOPS)
+
+    async def _hold(self, actor: Actor, token: str) -> None:
+        """Renew a slot every third of its hold time while its work runs (a hunt can run for
+        many job time limits)."""
+        while True:
+            await asyncio.sleep(self.limits.hold_ms / 3000)
+            try:
+                await self.limits.renew(actor, token)
+            except redis.exceptions.RedisError as e:  # the work itself will say Redis is gone
+                log.warning("could not renew %s's slot: %s", actor.user_id, e)
+
+    async def _answer(
+        self, command: Command, actor: Actor, progress, slash: bool, server: ServerSettings
+    ) -> r.Reply:
+        edition, cat = self.edition.id, self.catalogue
+        match command:
+            case c.Help(topic=topic):
+                return replies.help_for(topic, self.invocation, slash, self.settings, self.edition)
+            case c.About():
+                return replies.about(self.edition)
+            case c.Read(address=address, prompt=prompt):
+                where = await self._resolve(address, actor)
+                job = jobs.Job.read(where, prompt or DEFAULT_PROMPT, edition=edition)
+                return await self.queued.read(job, actor, progress, server)
+            case c.Random(prompt=prompt):
+                job = jobs.Job.random(prompt or DEFAULT_PROMPT, edition=edition, rng=self.rng)
+                return await self.queued.read(job, actor, progress, server)
+            case c.Next(prompt=prompt) | c.Prev(prompt=prompt):
+                last = await self.memory.last(actor.user_id)
+                if last is None:
+                    raise CommandError(
+                        f"You have not read a volume yet, so there is no {command.spec.name} "
+                        f"one. Start with {self.parser.example('read')} or "
+                        f"{self.invocation}random."
+                    )
+                step = self.neighbour(command.spec.name, last[0], prompt or last[1])
+                job = jobs.Job.read(step.address, step.prompt, edition=edition)
+                return await self.queued.read(job, actor, progress, server)
+            case c.Page(address=address, page=number):
+                job = jobs.Job.draw(await self._resolve(address, actor), number, edition=edition)
+                return await self.queued.read(job, actor, progress, server)
+            case c.Hunt(prompt=prompt):
+                return await self.queued.hunt(
+                    command, prompt or DEFAULT_PROMPT, actor, progress, server
+                )
+            case c.Share():
+                return await self._share(command, actor, server)
+            case c.Show(id=n):
+                d = await cat.discoveries.show(n, actor)
+                return cr.discovery(d, actor.user_id, moderator=actor.moderates(d.guild_id))
+            case c.Vote(id=n):
+                votes = await cat.discoveries.vote(actor, n)
+                return r.note(f"Voted for {ref(n)}: it has {cr.n_votes(votes)}.")
+            case c.Unvote(id=n):
+                votes = await cat.discoveries.unvote(actor, n)
+                return r.note(f"Took back your vote for {ref(n)}: it has {cr.n_votes(votes)}.")
+            case c.Discoveries(view=view, person=person, page=number):
+                user, name = (await cat.person(person.user_id, person.name)) if person else ("", "")
+                listed = USER if user else view or TOP
+                found = await cat.discoveries.browse(listed, actor, number, user or None)
+                headings = {TOP: "Most votes", NEW: "Newest", MINE: "Your discoveries"}
+                heading = headings.get(listed) or f"Found by {name}"
+                mine = listed == MINE or user == actor.user_id
+                return cr.discoveries(command, found, heading, mine, self.invocation)
+            case c.Leaders(page=number):
+                return cr.leaders(command, await cat.discoveries.leaderboard(number))
+            case c.Report(item=item, reason=reason):
+                await cat.moderation.report(actor, item, reason)
+                return r.note(f"Thank you: this server's moderators will look at {item}.")
+            case c.Bookmark(name=name, address=address):
+                return await self._bookmark(name, address, actor, server)
+            case c.Bookmarks(person=person, page=number):
+                user, name = (await cat.person(person.user_id, person.name)) if person else ("", "")
+                own = user in ("", actor.user_id)
+                found = await cat.bookmarks.listing(actor, user or actor.user_id, number)
+                whose = "Your bookmarks" if own else f"Bookmarks of {name}"
+                return cr.bookmarks(command, found, whose, own, self.parser.example("bookmark"))
+            case c.Unbookmark(name=name):
+                mark = await cat.bookmarks.remove(actor, name)
+                return r.note(f"Removed {mark.ref} (it stood for {mark.address}).")
+            case c.ModQueue(page=number):
+                return cr.review_queue(command, await cat.moderation.queue(actor, number))
+            case c.ModHide() | c.ModRestore() | c.ModDelete():
+                m = cat.moderation
+                act = {c.ModHide: m.hide, c.ModRestore: m.restore, c.ModDelete: m.delete}[
+                    type(command)
+                ]
+                item = await act(actor, command.item, command.reason)
+                return r.note(f"{item.ref} is now {item.status}.")
+            case c.ModBan() | c.ModUnban():
+                return await self._ban(command, actor)
+            case c.ModLog(page=number):
+                return cr.mod_log(command, await cat.moderation.log(actor, number))
+            case c.ModBans():
+                return cr.bans(await cat.moderation.bans(actor))
+            case c.Quota():
+                return replies.quota(await self.quotas.usage(actor, server))
+            case c.ConfigShow():
+                return replies.config(server, self.servers.defaults, actor.guild_id)
+            case c.ConfigSet(key=key, value=value):
+                return await self._configure(actor, key, value)
+            case c.ConfigReset(key=key):
+                return await self._configure(actor, key, None)
+        raise AssertionError(f"no case for {command!r}")  # every command in catalog.py has one
+
+    # -- what several commands share
+
+    async def _resolve(self, where: str, actor: Actor) -> str:
+        """An address as checked by the parser, or the one a @bookmark names."""
+        return await self.catalogue.bookmarks.resolve(where, actor.user_id)
+
+    def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
+        """A reading of the volume after ("next") or before ("prev") an address."""
+        here = parse_address(address)
+        if direction == "prev" and here.index == 0:
+            raise CommandError(f"{here} is the first volume of the library: none comes before it.")
+        there = here.neighbour(1 if direction == "next" else -1)
+        return self.parser.build("read", {"address": str(there), "prompt": prompt})
+
+    async def from_button(self, button: r.Button, clicker: Actor) -> Command:
+        """The command a button under a reply stands for, when `clicker` clicks it."""
+        match button.action:
+            case r.PREV | r.NEXT:
+                prompt = await self.memory.prompt(button.prompt_key)
+                return self.neighbour(button.action, button.address, prompt)
+            case r.READ:
+                prompt = await self.memory.prompt(button.prompt_key)
+                return self.parser.build("read", {"address": button.address, "prompt": prompt})
+            case r.SHARE:
+                if button.owner and button.owner != clicker.user_id:
+                    raise CommandError(
+                        "Only the person who read this volume can share it from here: read it "
+                        "yourself, then share it."
+                    )
+                prompt = await self.memory.prompt(button.prompt_key)
+                return self.parser.build("share", {"address": button.address, "prompt": prompt})
+            case r.VOTE:
+                return self.parser.build("vote", {"id": button.target})
+            case r.MORE:
+                return self.parser.parse(button.target)
+        raise CommandError("This button does nothing any more.")
+
+    async def cancel(self, job_id: str, owner: str, actor: Actor) -> r.Reply:
+        """Cancel a reading or hunt for the person who asked for it, and for nobody else."""
+        try:
+            return await self.queued.cancel(job_id, owner, actor)
+        except REDIS_DOWN:
+            return r.error(str(QueueUnreachable()))
+
+    async def _configure(self, actor: Actor, key: str, value: str | None) -> r.Reply:
+        old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
+        return r.note(f"{key}: {old} → {new}. It applies from the next command.")
+
+    async def _share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
+        cat = self.catalogue
+        if command.address:
+            address, prompt = await self._resolve(command.address, actor), DEFAULT_PROMPT
+        else:
+            last = await self.memory.last(actor.user_id)
+            if last is None:
+                raise CommandError(
+                    "You have not read a volume yet, so there is nothing to share: read one, or "
+                    f"give its address: {self.parser.example('share')}"
+                )
+            address, prompt = last
+        job = jobs.Job.read(address, command.prompt or prompt, edition=self.edition.id)
+        result = await self.queued.fetch(job, actor)
+        if not result.ok:
+            return r.error(result.error)
+        shared = await cat.discoveries.share(
+            actor,
+            self.edition,
+            job.address,
+            job.prompt,
+            job.max_tokens,
+            result,
+            command.title,
+            WordFilter(server.filter_words),
+        )
+        d = shared.discovery
+        if not shared.new:
+            d = await cat.discoveries.show(d.number, actor)  # refuses what is not for them
+            said = f"This reading was already shared as {d.ref} by {d.finder_name}."
+        elif d.status == PUBLISHED:
+            said = f"Shared as {d.ref}. A worker reads it once more to verify it."
+        else:
+            said = f"Shared as {d.ref}; it waits for a moderator's review before others see it."
+        if shared.new:
+            task = asyncio.get_running_loop().create_task(self.verify(d.number, job))
+            self.verifying.add(task)
+            task.add_done_callback(self.verifying.discard)
+        return cr.discovery(d, actor.user_id, said, moderator=actor.moderates(d.guild_id))
+
+    async def verify(self, n: int, job: jobs.Job) -> str:
+        """Have a worker read a shared tuple again from its address (a fresh job: no cache
+        answers) and record the verdict. Tried again, with a pause doubling up to a minute,
+        until there is a verdict: while the job is lost, the queue unreachable, or the worker
+        answers with a passing failure (time limit, memory); a refusal is recorded as it is."""
+        attempt = 0
+        while True:
+            try:
+                result = await self.client.request(
+                    job.reread(), VERIFIER, timeout=self.queued.timeout_s, resubmit=3
+                )
+                if result.ok or result.error_kind in (jobs.REFUSED, jobs.DEAD):
+                    return await self.catalogue.discoveries.record_reread(n, result)
+                problem = result.error
+            except (LibraryError, *REDIS_DOWN) as e:
+                problem = str(e)
+            attempt += 1
+            log.warning("verifying %s: %s (try %d)", ref(n), problem, attempt)
+            await asyncio.sleep(min(VERIFY_PAUSE_S, 2.0**attempt))
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the verifications started so far (the console, the bot and tests, before
+        closing); after `timeout`, stop waiting: the discoveries left stay pending."""
+        try:
+            async with asyncio.timeout(timeout):
+                while self.verifying:
+                    await asyncio.gather(*self.verifying, return_exceptions=True)
+        except TimeoutError:
+            log.warning("%d verifications left pending", len(self.verifying))
+            for task in list(self.verifying):
+                task.cancel()
+
+    async def _bookmark(
+        self, name: str, address: str, actor: Actor, server: ServerSettings
+    ) -> r.Reply:
+        cat = self.catalogue
+        where = await self._resolve(address, actor)
+        mark, new = await cat.bookmarks.create(actor, name, where, WordFilter(server.filter_words))
+        said = "now stands for" if new else "now points to"
+        text = f"{mark.ref} {said} {mark.address}: {self.invocation}read {mark.ref}."
+        if mark.status == PUBLISHED:
+            return r.Reply(r.INFO, text)
+        return r.note(text + " It waits for a moderator's review before others can use it.")
+
+    async def _ban(self, command: c.ModBan | c.ModUnban, actor: Actor) -> r.Reply:
+        m = self.catalogue.moderation
+        verb = "ban" if isinstance(command, c.ModBan) else "unban"
+        await m.require_moderator(actor, verb, str(command.person))  # before looking anyone up
+        user, name = await self.catalogue.person(command.person.user_id, command.person.name)
+        if isinstance(command, c.ModBan):
+            where = await m.ban(actor, user, name, command.reason, command.everywhere)
+        else:
+            where = await m.unban(actor, user, name, command.everywhere)
+        scope = "everywhere" if where == keys.BAN_EVERYWHERE else "in this server"
+        return r.note(f"{name} {'is banned' if verb == 'ban' else 'is no longer banned'} {scope}.")
+
+
+def _guarded(progress: OnProgress | None) -> OnProgress | None:
+    """The front end's progress callback, made harmless: a progress message that cannot be
+    shown (deleted, its token expired) must never stop the work it reports on."""
+    if progress is None:
+        return None
+
+    async def report(reply: r.Reply) -> None:
+        try:
+            await progress(reply)
+        except Exception:
+            log.warning("could not show progress", exc_info=True)
+
+    return report
