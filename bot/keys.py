@@ -24,6 +24,10 @@ def user_window(user_id: str) -> str:
     return f"{PREFIX}user:{user_id}:window"
 
 
+NOTICES = PREFIX + "notices"  # stream of notices for servers' review channels (MAXLEN-trimmed)
+NOTICES_MAXLEN = 1_000
+
+
 def server_jobs(guild_id: str) -> str:
     """Sorted set of everyone's requests in flight in one server, like user_jobs (TTL)."""
     return f"{PREFIX}server:{_guild(guild_id)}:jobs"

@@ -1,7 +1,7 @@
 """Per-person and per-server limits, in Redis, so that every bot process enforces the same ones.
 
 The numbers are the server's (bot/server_settings.py: its admins may change them), by a
-command's cost (catalog.py):
+command's cost (catalog/):
 
 - commands that send work to a worker (READS) pay a cooldown between them; a person has at
   most `max_jobs` of them in flight, and a server `max_jobs_per_server`; all three are checked

@@ -3,7 +3,7 @@
     runner = Runner(settings, redis, client, invocation="!shelf ")
     reply = await runner.run(parser.parse("read babel-w3-s2-v17 Hi"), actor, on_progress)
 
-The console and the Discord front end both hand the runner a command value (catalog.py) and an
+The console and the Discord front end both hand the runner a command value (catalog/) and an
 `Actor` (bot/actor.py), and draw the `Reply` they get back. The runner holds its services by
 composition (the queue's work in queued.py, the catalogue's services, per-person limits and
 memory) and dispatches with one `match`. It checks bans and limits first (`admitted` tells a
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -31,6 +32,7 @@ from babel_core.errors import LibraryError
 from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
+from .. import keys
 from .. import reply as r
 from ..actor import Actor
 from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
@@ -207,7 +209,9 @@ class Runner:
             case c.Leaders(page=number):
                 return cr.leaders(command, await cat.discoveries.leaderboard(number))
             case c.Report(item=item, reason=reason):
-                await cat.moderation.report(actor, item, reason)
+                reports = await cat.moderation.report(actor, item, reason)
+                if server.review_channel:
+                    await self._notice(server, item, actor, reason, reports)
                 return r.note(f"Thank you: this server's moderators will look at {item}.")
             case c.Bookmark(name=name, address=address):
                 return await self._bookmark(name, address, actor, server)
@@ -241,7 +245,7 @@ class Runner:
                 return await self._configure(actor, key, value)
             case c.ConfigReset(key=key):
                 return await self._configure(actor, key, None)
-        raise AssertionError(f"no case for {command!r}")  # every command in catalog.py has one
+        raise AssertionError(f"no case for {command!r}")  # every command in catalog/ has one
 
     # -- what several commands share
 
@@ -286,6 +290,26 @@ class Runner:
             return await self.queued.cancel(job_id, owner, actor)
         except REDIS_DOWN:
             return r.error(str(QueueUnreachable()))
+
+    async def _notice(
+        self, server: ServerSettings, ref: str, actor: Actor, reason: str, reports: int
+    ) -> None:
+        """Tell the server's review channel of a report (posted by a bot: review.py)."""
+        found = await self.catalogue.moderation.item(ref)
+        notice = dict(
+            channel=server.review_channel,
+            ref=ref,
+            label=found.label,
+            reporter=actor.name,
+            reason=reason,
+            reports=reports,
+        )
+        await self.redis.xadd(
+            keys.NOTICES,
+            {"notice": json.dumps(notice)},
+            maxlen=keys.NOTICES_MAXLEN,
+            approximate=True,
+        )
 
     async def _configure(self, actor: Actor, key: str, value: str | None) -> r.Reply:
         old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
