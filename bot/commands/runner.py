@@ -48,15 +48,13 @@ from .limits import Limits, Quotas, Verdict
 from .memory import Memory
 from .moderating import Moderating
 from .parse import Parser
-from .queued import OnProgress, Queued
+from .queued import REDIS_DOWN, OnProgress, Queued
+from .sharing import Sharing
 
 log = logging.getLogger(__name__)
 
 OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
 NO_DMS = "The library does not answer direct messages: ask in a server it is in."
-VERIFIER = "catalogue-verify"  # the requester of verification re-reads
-VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 
 
 class Runner:
@@ -87,7 +85,7 @@ class Runner:
         self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
         self.moderating = Moderating(self.catalogue)
-        self.verifying: set[asyncio.Task] = set()
+        self.sharing = Sharing(self.catalogue, client, self.queued, self.memory, self.parser)
 
     async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
         """Parse a typed line and run it (the console's way)."""
@@ -188,7 +186,7 @@ class Runner:
                     command, prompt or DEFAULT_PROMPT, actor, progress, server
                 )
             case c.Share():
-                return await self._share(command, actor, server)
+                return await self.sharing.share(command, actor, server)
             case c.Show(id=n):
                 d = await cat.discoveries.show(n, actor)
                 return cr.discovery(d, actor.user_id, moderator=actor.moderates(d.guild_id))
@@ -315,77 +313,9 @@ class Runner:
         old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
         return r.note(f"{key}: {old} → {new}. It applies from the next command.")
 
-    async def _share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
-        cat = self.catalogue
-        if command.address:
-            address, prompt = await self._resolve(command.address, actor), DEFAULT_PROMPT
-        else:
-            last = await self.memory.last(actor.user_id)
-            if last is None:
-                raise CommandError(
-                    "You have not read a volume yet, so there is nothing to share: read one, or "
-                    f"give its address: {self.parser.example('share')}"
-                )
-            address, prompt = last
-        job = jobs.Job.read(address, command.prompt or prompt, edition=self.edition.id)
-        result = await self.queued.fetch(job, actor)
-        if not result.ok:
-            return r.error(result.error)
-        shared = await cat.discoveries.share(
-            actor,
-            self.edition,
-            job.address,
-            job.prompt,
-            job.max_tokens,
-            result,
-            command.title,
-            WordFilter(server.filter_words),
-        )
-        d = shared.discovery
-        if not shared.new:
-            d = await cat.discoveries.show(d.number, actor)  # refuses what is not for them
-            said = f"This reading was already shared as {d.ref} by {d.finder_name}."
-        elif d.status == PUBLISHED:
-            said = f"Shared as {d.ref}. A worker reads it once more to verify it."
-        else:
-            said = f"Shared as {d.ref}; it waits for a moderator's review before others see it."
-        if shared.new:
-            task = asyncio.get_running_loop().create_task(self.verify(d.number, job))
-            self.verifying.add(task)
-            task.add_done_callback(self.verifying.discard)
-        return cr.discovery(d, actor.user_id, said, moderator=actor.moderates(d.guild_id))
-
-    async def verify(self, n: int, job: jobs.Job) -> str:
-        """Have a worker read a shared tuple again from its address (a fresh job: no cache
-        answers) and record the verdict. Tried again, with a pause doubling up to a minute,
-        until there is a verdict: while the job is lost, the queue unreachable, or the worker
-        answers with a passing failure (time limit, memory); a refusal is recorded as it is."""
-        attempt = 0
-        while True:
-            try:
-                result = await self.client.request(
-                    job.reread(), VERIFIER, timeout=self.queued.timeout_s, resubmit=3
-                )
-                if result.ok or result.error_kind in (jobs.REFUSED, jobs.DEAD):
-                    return await self.catalogue.discoveries.record_reread(n, result)
-                problem = result.error
-            except (LibraryError, *REDIS_DOWN) as e:
-                problem = str(e)
-            attempt += 1
-            log.warning("verifying %s: %s (try %d)", ref(n), problem, attempt)
-            await asyncio.sleep(min(VERIFY_PAUSE_S, 2.0**attempt))
-
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait for the verifications started so far (the console, the bot and tests, before
-        closing); after `timeout`, stop waiting: the discoveries left stay pending."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.verifying:
-                    await asyncio.gather(*self.verifying, return_exceptions=True)
-        except TimeoutError:
-            log.warning("%d verifications left pending", len(self.verifying))
-            for task in list(self.verifying):
-                task.cancel()
+        """Wait for the shares' verifications in flight (sharing.py) before closing."""
+        await self.sharing.settle(timeout)
 
     async def _bookmark(
         self, name: str, address: str, actor: Actor, server: ServerSettings
