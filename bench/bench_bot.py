@@ -73,7 +73,7 @@ async def measure(settings: Settings, url: str, runs: int) -> list[tuple[str, li
     drawn = []
     for n in range(1, 6):  # a new page each time: each builds the volume and draws
         drawn += await timed(lambda n=n: small.handle(f"page babel-w3-s2-v17 {n}", me), 1)
-    rows.append(("t5-small page, drawn (build + draw)", drawn))
+    rows.append(("t5-small page, drawn by the worker", drawn))
     rows.append(
         (
             "t5-small page, again (from Redis)",

@@ -24,6 +24,10 @@ def user_window(user_id: str) -> str:
     return f"{PREFIX}user:{user_id}:window"
 
 
+NOTICES = PREFIX + "notices"  # stream of notices for servers' review channels (MAXLEN-trimmed)
+NOTICES_MAXLEN = 1_000
+
+
 def server_jobs(guild_id: str) -> str:
     """Sorted set of everyone's requests in flight in one server, like user_jobs (TTL)."""
     return f"{PREFIX}server:{_guild(guild_id)}:jobs"
@@ -144,9 +148,13 @@ def reports_closed(item: str) -> str:
     return f"{DURABLE}reports-closed:{item}"
 
 
+QUEUE_PREFIX = DURABLE + "queue:"
+
+
 def mod_queue(guild_id: str) -> str:
-    """Sorted set: items waiting for a moderator of the guild, item -> time it arrived."""
-    return f"{DURABLE}queue:{_guild(guild_id)}"
+    """Sorted set: items waiting for a moderator of the guild, item -> time it arrived ("-":
+    the library's queue)."""
+    return f"{QUEUE_PREFIX}{_guild(guild_id)}"
 
 
 def mod_log(guild_id: str) -> str:
@@ -158,6 +166,15 @@ def server_settings(guild_id: str) -> str:
     """Hash: what a server's admins changed of its settings (bot/server_settings.py), field ->
     JSON value; "-" holds the direct messages' scope."""
     return f"{DURABLE}server:{_guild(guild_id)}"
+
+
+def view_hidden(guild_id: str) -> str:
+    """Hash: what a server's moderators hid from that server's view, item (`D-5`, `@name`) ->
+    JSON (who, when, why); the library's own hiding is the item's status."""
+    return f"{DURABLE}hidden:{_guild(guild_id)}"
+
+
+LIBRARY_MODERATORS = DURABLE + "library-moderators"  # hash: user id -> JSON (who granted, when)
 
 
 def bans(guild_id: str) -> str:

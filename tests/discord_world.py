@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 
 import pytest
 import pytest_asyncio
-from fakediscord import MANAGE_MESSAGES, MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
+from fakediscord import (
+    ADMINISTRATOR,
+    MANAGE_MESSAGES,
+    MESSAGE_CONTENT,
+    FakeDiscord,
+    discord_py_pointed_at,
+)
 
 from bot.discord_front.app import ShelfBot
 
@@ -32,6 +38,11 @@ class World:
     bob: object
     mod: object
     owner: object
+    admin: object  # Administrator in the guild: changes its settings
+    other: object  # a second guild: #other, with other_member and other_mod
+    other_channel: object
+    other_member: object
+    other_mod: object
 
 
 def make_world(fake: FakeDiscord) -> World:
@@ -43,7 +54,27 @@ def make_world(fake: FakeDiscord) -> World:
     bob = guild.add_member("Bob")
     mod = guild.add_member("mod", roles=[guild.add_role("Moderator", MANAGE_MESSAGES)])
     owner = guild.add_member("owner")
-    return World(fake, guild, general, elsewhere, review, alice, bob, mod, owner)
+    admin = guild.add_member("admin", permissions=ADMINISTRATOR)
+    other = fake.add_guild("Other Server")
+    other_channel = other.add_channel("other")
+    other_member = other.add_member("dora")
+    other_mod = other.add_member("omar", roles=[other.add_role("Mods", MANAGE_MESSAGES)])
+    return World(
+        fake,
+        guild,
+        general,
+        elsewhere,
+        review,
+        alice,
+        bob,
+        mod,
+        owner,
+        admin,
+        other,
+        other_channel,
+        other_member,
+        other_mod,
+    )
 
 
 def bot_settings(library, world: World, **changes):
@@ -51,7 +82,9 @@ def bot_settings(library, world: World, **changes):
         library.settings,
         discord_token=TOKEN,
         test_guild=world.guild.id,
-        allowed_channels=(str(world.general.id), str(world.review.id)),
+        allowed_channels=tuple(
+            str(c.id) for c in (world.general, world.review, world.other_channel)
+        ),
         owner_ids=(str(world.owner.id),),
         review_channel=world.review.id,
         filter_words=("forbidden",),

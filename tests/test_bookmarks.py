@@ -10,12 +10,14 @@ from babel_core.address import AddressError
 from bot import keys
 from bot.catalogue.bookmarks import BookmarkError, parse_name
 from bot.catalogue.discovery_records import HELD, PUBLISHED
+from bot.catalogue.moderation_records import HIDE
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
     ann,
     bob,
     catalogue_fixture,
     catalogue_redis_fixture,
     mod,
+    owner,
 )
 
 
@@ -41,10 +43,10 @@ async def test_a_bookmark_stands_for_its_address_wherever_one_is_typed(catalogue
         PUBLISHED,
         "1",
     )
-    assert await catalogue.bookmarks.resolve("@MY-FIND", "2") == "babel-w3-s2-v17"
-    assert await catalogue.bookmarks.resolve("babel-w1-s1-v1", "2") == "babel-w1-s1-v1"
+    assert await catalogue.bookmarks.resolve("@MY-FIND", bob) == "babel-w3-s2-v17"
+    assert await catalogue.bookmarks.resolve("babel-w1-s1-v1", bob) == "babel-w1-s1-v1"
     with pytest.raises(BookmarkError, match="there is no bookmark @nope"):
-        await catalogue.bookmarks.resolve("@nope", "2")
+        await catalogue.bookmarks.resolve("@nope", bob)
 
 
 async def test_names_are_unique_but_the_owner_may_point_theirs_elsewhere(catalogue):
@@ -53,7 +55,7 @@ async def test_names_are_unique_but_the_owner_may_point_theirs_elsewhere(catalog
         await catalogue.bookmarks.create(bob, "LAMP", "babel-w1-s1-v1")
     moved, new = await catalogue.bookmarks.create(ann, "lamp", "babel-w1-s1-v1")
     assert (new, moved.address, moved.owner_id) == (False, "babel-w1-s1-v1", "1")
-    assert await catalogue.bookmarks.resolve("@lamp", "2") == "babel-w1-s1-v1"
+    assert await catalogue.bookmarks.resolve("@lamp", bob) == "babel-w1-s1-v1"
 
 
 async def test_a_bad_address_or_name_stores_nothing(catalogue):
@@ -67,9 +69,9 @@ async def test_a_bad_address_or_name_stores_nothing(catalogue):
 async def test_a_filtered_name_is_held_and_works_for_its_owner_only(catalogue):
     b, _ = await catalogue.bookmarks.create(ann, "my-grue2", "babel-w3-s2-v17")
     assert (b.status, b.reason) == (HELD, "word filter: grue")
-    assert await catalogue.bookmarks.resolve("@my-grue2", "1") == "babel-w3-s2-v17"
+    assert await catalogue.bookmarks.resolve("@my-grue2", ann) == "babel-w3-s2-v17"
     with pytest.raises(BookmarkError, match="@my-grue2 is waiting for a moderator's review"):
-        await catalogue.bookmarks.resolve("@my-grue2", "2")
+        await catalogue.bookmarks.resolve("@my-grue2", bob)
     assert [e.item.ref for e in (await catalogue.moderation.queue(mod)).items] == ["@my-grue2"]
 
 
@@ -94,7 +96,7 @@ async def test_a_reported_or_hidden_bookmark_cannot_be_removed_by_its_owner(cata
     await catalogue.moderation.report(bob, "@lamp", "rude")
     with pytest.raises(BookmarkError, match="@lamp has open reports"):
         await catalogue.bookmarks.remove(ann, "lamp")
-    await catalogue.moderation.hide(mod, "@lamp")
+    await catalogue.moderation.act(owner, HIDE, "@lamp", everywhere=True)
     with pytest.raises(BookmarkError, match="@lamp was removed by the moderators"):
         await catalogue.bookmarks.remove(ann, "lamp")
     with pytest.raises(BookmarkError, match="@lamp was removed by the moderators and can't be"):

@@ -95,7 +95,10 @@ async def test_sharing_the_same_reading_twice_finds_the_first(shelf):
         ("read @no-such-mark", "There is no bookmark @no-such-mark"),
         ("read @x", "'@x' can't be a bookmark name"),
         ("mod frob D-1", "Mod frob? The mod commands: queue, hide, restore"),
-        ("mod queue first", '"first" is more than mod queue takes: !shelf mod queue [page]'),
+        (
+            "mod queue first",
+            '"first" is more than mod queue takes: !shelf mod queue [everywhere] [page]',
+        ),
         ("mod ban", "Who? Mention them"),
     ],
 )
@@ -177,11 +180,13 @@ async def test_mod_commands_refuse_everyone_but_moderators_and_log_the_attempt(s
     queue = await core.handle("mod queue", mo)
     assert any(f.name.startswith(f"{d} · since") for f in queue.fields)
     hidden = await core.handle(f"mod hide {d} spam", mo)
-    assert hidden.description == f"{d} is now hidden."
+    assert hidden.description == f"{d} is hidden from this server; other servers still show it."
     unseen = await core.handle(f"show {d}", bob)
-    assert unseen.description == f"{d} was hidden by the moderators"
+    assert unseen.description == f"{d} was hidden from this server by its moderators"
+    elsewhere = await core.handle(f"show {d}", replace(bob, guild_id="guild-2"))
+    assert elsewhere.title.startswith(d)  # another server still shows it
     log = await core.handle("mod log", mo)
-    assert f"hide {d} (spam) [published -> hidden]" in log.description
+    assert f"hide {d} (spam) [hidden here]" in log.description
     assert log.description.count("refused") >= 5
     await core.settle()
 
@@ -214,8 +219,10 @@ async def test_the_console_user_owns_the_library_and_may_moderate_anything(shelf
     console = Actor("console", "operator", is_owner=True)
     assert (
         await core.handle(f"mod delete {d} test", console)
-    ).description == f"{d} is now deleted."
-    assert (await core.handle(f"mod restore {d}", console)).description == f"{d} is now published."
+    ).description == f"{d} is now deleted, for every server."
+    assert (await core.handle(f"mod restore {d}", console)).description == (
+        f"{d} is now published, for every server."
+    )
     await core.settle()
 
 

@@ -74,7 +74,7 @@ async def test_help_for_slash_users_shows_the_options(shelf, someone):
 async def test_help_mod_lists_the_moderators_commands(shelf, someone):
     reply = await shelf().handle("mod", someone())
     assert reply.title == "Commands: mod"
-    assert reply.fields[1].name == "!shelf mod hide <id or @bookmark> [reason]"
+    assert reply.fields[1].name == "!shelf mod hide <id or @bookmark> [everywhere] [reason]"
 
 
 async def test_nothing_after_shelf_is_help(shelf, someone):
@@ -245,8 +245,7 @@ async def test_bad_input_is_refused_before_anything_is_queued(shelf, line, messa
 async def test_a_prompt_of_too_many_tokens_is_refused(shelf, someone):
     reply = await shelf(max_prompt_chars=2000).handle("random " + "zq" * 300, someone())
     assert reply == r.error(
-        "The prompt is too long (601 tokens): a prompt has at most 511 tokens and 4,096 "
-        "characters"
+        "The prompt is too long (601 tokens): a prompt has at most 511 tokens and 4,096 characters"
     )
 
 

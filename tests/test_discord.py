@@ -8,6 +8,7 @@ and that nothing ever pinged anyone.
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -92,7 +93,7 @@ async def test_a_slash_read_is_acknowledged_and_answered_publicly(world, shelf_b
     assert handle.ack_latency < 3.0
     assert reading.visibility.kind == "public"
     ids = reading.custom_ids()
-    assert [button_of(i).action for i in ids] == ["prev", "next", "again", "share"]
+    assert [button_of(i).action for i in ids] == ["prev", "next", "again", "share", "delete"]
     assert button_of(ids[3]).owner == str(world.alice.id)  # only the reader shares from here
     assert world.fake.pings() == []
 
@@ -161,6 +162,19 @@ async def share(world, user, address: str, prompt: str, title: str = "") -> str:
     return titles(card)[0].split(" · ")[0]
 
 
+HIDDEN_HERE = "is hidden from this server; other servers still show it."
+
+
+async def hidden_here(shelf_bot, world, d: str) -> dict:
+    """What the server's moderators recorded when they hid `d` from its view."""
+    import json
+
+    from bot import keys
+
+    raw = await shelf_bot.runner.redis.hget(keys.view_hidden(str(world.guild.id)), d)
+    return json.loads(raw)
+
+
 async def test_mod_hide_typed_with_a_reason_by_a_member_and_by_a_moderator(world, shelf_bot):
     d = await share(world, world.alice, "babel-w1-s1-v2", "typed moderation")
     typed = world.fake.send_message(world.general, world.bob, f"!shelf mod hide {d} spam")
@@ -169,9 +183,8 @@ async def test_mod_hide_typed_with_a_reason_by_a_member_and_by_a_moderator(world
     assert described(refused) == "Only this server's moderators can use mod hide"
     typed = world.fake.send_message(world.general, world.mod, f"!shelf mod hide {d} spam")
     done = await reply_to(world, typed, visible_to=world.mod)
-    assert (done.visibility.kind, described(done)) == ("dm", f"{d} is now hidden.")
-    record = await shelf_bot.runner.catalogue.discoveries.get(int(d[2:]))
-    assert (record.status, record.reason) == ("hidden", "spam")
+    assert (done.visibility.kind, described(done)) == ("dm", f"{d} {HIDDEN_HERE}")
+    assert (await hidden_here(shelf_bot, world, d))["reason"] == "spam"
 
 
 async def test_mod_hide_by_slash_is_ephemeral_for_members_and_moderators(world, shelf_bot):
@@ -184,9 +197,9 @@ async def test_mod_hide_by_slash_is_ephemeral_for_members_and_moderators(world, 
     done = await answer(
         world.fake.slash("shelf-mod hide", options, user=world.mod, channel=world.general)
     )
-    assert (done.visibility.kind, described(done)) == ("ephemeral", f"{d} is now hidden.")
-    record = await shelf_bot.runner.catalogue.discoveries.get(int(d[2:]))
-    assert record.reason == "everywhere it goes"  # a reason, never a flag
+    assert (done.visibility.kind, described(done)) == ("ephemeral", f"{d} {HIDDEN_HERE}")
+    record = await hidden_here(shelf_bot, world, d)
+    assert record["reason"] == "everywhere it goes"  # a reason, never a flag
 
 
 async def test_a_hidden_discovery_is_shown_to_nobody_but_its_finder_and_moderators(
@@ -201,7 +214,7 @@ async def test_a_hidden_discovery_is_shown_to_nobody_but_its_finder_and_moderato
     )
     assert (refused.visibility.kind, described(refused)) == (
         "ephemeral",
-        f"{d} was hidden by the moderators",
+        f"{d} was hidden from this server by its moderators",
     )
     own = await answer(
         world.fake.slash("shelf show", {"id": d}, user=world.alice, channel=world.general)
@@ -294,7 +307,8 @@ async def test_page_buttons_under_someones_discoveries_turn_the_page(world, shel
     typed = world.fake.send_message(world.general, world.alice, "!shelf discoveries @Bob")
     first = await reply_to(world, typed, lambda m: titles(m)[0].startswith("Found by Bob"))
     assert titles(first) == ["Found by Bob · page 1 of 2"]
-    (more,) = first.custom_ids()
+    more, delete = first.custom_ids()
+    assert delete.startswith("shelf:delete")
     second = await followup(world, world.fake.click(first, more, user=world.alice), first)
     assert titles(second) == ["Found by Bob · page 2 of 2"]
 
@@ -392,36 +406,57 @@ async def test_expeditions_finds_are_posted_in_the_review_channel(world, shelf_b
     assert posted.visibility.kind == "public"
 
 
-async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(library):
-    """Discord's interaction tokens die after 15 minutes (here 0.3 s): the hunt's result is
-    posted in the channel for its hunter, and its progress message loses its Cancel button."""
+async def test_a_hunt_that_outlives_its_token_still_reaches_its_hunter(tmp_path):
+    """Discord's interaction tokens die after 15 minutes (here 0.3 s): the hunt waits for a
+    worker past that, and its result is posted in the channel for its hunter; its progress
+    message loses its Cancel button."""
+    from conftest import RedisServer, service_settings
     from discord_world import bot_settings, make_world, running
     from fakediscord import MESSAGE_CONTENT, FakeDiscord, discord_py_pointed_at
 
-    with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=0.3) as fake:
-        with discord_py_pointed_at(fake):
-            world = make_world(fake)
-            async with running(bot_settings(library, world, hunt_cap=2048)):
-                handle = fake.slash(
-                    "shelf hunt", {"count": 32, "top": 2}, user=world.alice, channel=world.general
-                )
-                result = await fake.wait_for_async(
-                    lambda: next(
-                        (
-                            m
-                            for m in fake.messages(world.general)
-                            if m.origin == "channel" and "The best 2" in str(m.embeds)
+    from babel_core.worker import Worker
+
+    server = RedisServer(tmp_path).start()  # no worker yet: the hunt waits in the queue
+    library = type("Library", (), {"settings": service_settings(server, cooldown_s=0.0)})
+    worker, thread = None, None
+    try:
+        with FakeDiscord(TOKEN, privileged_intents=MESSAGE_CONTENT, token_lifetime_s=0.3) as fake:
+            with discord_py_pointed_at(fake):
+                world = make_world(fake)
+                async with running(bot_settings(library, world)):
+                    handle = fake.slash(
+                        "shelf hunt",
+                        {"count": 8, "top": 2},
+                        user=world.alice,
+                        channel=world.general,
+                    )
+                    await handle.wait_acknowledged_async(timeout=WAIT)
+                    await asyncio.sleep(0.6)  # the token dies while the hunt waits
+                    worker = Worker(library.settings, server.url, name="late")
+                    worker.queue.ensure_group()
+                    thread = worker.start_thread()
+                    result = await fake.wait_for_async(
+                        lambda: next(
+                            (
+                                m
+                                for m in fake.messages(world.general)
+                                if m.origin == "channel" and "The best 2" in str(m.embeds)
+                            ),
+                            None,
                         ),
-                        None,
-                    ),
-                    timeout=120,
-                    what="the hunt's result in the channel",
-                )
-                assert result.content == "For alice:"
-                assert result.visibility.kind == "public" and fake.pings() == []
-                assert any(code == 50027 for _, _, code in handle.refusals)
-                progress = handle.original()
-                assert progress is None or not any("cancel" in i for i in progress.custom_ids())
+                        timeout=WAIT,
+                        what="the hunt's result in the channel",
+                    )
+                    assert result.content == "For alice:"
+                    assert result.visibility.kind == "public" and fake.pings() == []
+                    assert any(code == 50027 for _, _, code in handle.refusals)
+                    progress = handle.original()
+                    assert progress is None or not any("cancel" in i for i in progress.custom_ids())
+    finally:
+        if worker is not None:
+            worker.stop()
+            thread.join(30)
+        server.stop()
 
 
 async def test_a_progress_message_deleted_by_hand_does_not_stop_the_answer(library):
@@ -510,3 +545,61 @@ async def test_with_redis_gone_every_answer_still_comes_and_says_so(tmp_path):
     finally:
         worker.stop()
         server.stop()
+
+
+async def test_the_asker_or_a_moderator_deletes_a_reply_and_no_one_else(world, shelf_bot):
+    handle = world.fake.slash(
+        "shelf read", {"address": "babel-w2-s1-v3"}, user=world.alice, channel=world.general
+    )
+    reading = await settled(world, handle, reading_of("babel-w2-s1-v3"), "the reading")
+    delete = next(i for i in reading.custom_ids() if i.startswith("shelf:delete"))
+    refused = await followup(world, world.fake.click(reading, delete, user=world.bob), reading)
+    assert refused.visibility.kind == "ephemeral"
+    assert shown(described(refused)).startswith("Only the person who asked (or a moderator)")
+    world.fake.click(reading, delete, user=world.alice)
+    await world.fake.wait_for_async(
+        lambda: world.fake.message(reading).deleted, timeout=WAIT, what="the reply deleted"
+    )
+
+
+async def test_private_true_answers_the_asker_alone(world, shelf_bot):
+    handle = world.fake.slash(
+        "shelf read",
+        {"address": "babel-w2-s1-v4", "private": True},
+        user=world.alice,
+        channel=world.general,
+    )
+    reading = await settled(world, handle, reading_of("babel-w2-s1-v4"), "the reading")
+    assert reading.visibility.kind == "ephemeral"
+    assert not any(i.startswith("shelf:delete") for i in reading.custom_ids())
+
+
+async def test_a_report_is_posted_in_the_servers_review_channel(world, shelf_bot):
+    d = await share(world, world.alice, "babel-w2-s1-v5", "report me")
+    await answer(
+        world.fake.slash(
+            "shelf-config set",
+            {"key": "review-channel", "value": f"<#{world.review.id}>"},
+            user=world.admin,
+            channel=world.general,
+        )
+    )
+    said = await answer(
+        world.fake.slash(
+            "shelf report",
+            {"item": d, "reason": "off topic"},
+            user=world.bob,
+            channel=world.general,
+        )
+    )
+    assert said.visibility.kind == "ephemeral"
+    notice = await world.fake.wait_for_async(
+        lambda: next(
+            (m for m in world.fake.messages(world.review) if f"Report: {d}" in str(m.embeds)),
+            None,
+        ),
+        timeout=WAIT,
+        what="the report's notice",
+    )
+    assert shown(described(notice)) == f"Bob reported {d}: off topic"
+    assert world.fake.pings() == []

@@ -178,6 +178,8 @@ SLASH = {
     "shelf-mod unban": {"person": "alice"},
     "shelf-mod log": {},
     "shelf-mod bans": {},
+    "shelf-mod grant": {"person": "alice"},
+    "shelf-mod revoke": {"person": "alice"},
     "shelf quota": {},
     "shelf-config show": {},
     "shelf-config set": {"key": "cooldown", "value": "0"},
@@ -258,10 +260,11 @@ def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
         timeout=WAIT,
         what="the moderator's confirmation",
     )
-    assert f"{d} is now hidden." in str(done.embeds)
+    assert f"{d} is hidden from this server" in str(done.embeds)
     slash = fake.slash("shelf-mod restore", {"item": d}, user=world.mod, channel=world.general)
     (said,) = slash.wait_answers(timeout=WAIT)
-    assert f"{d} is now published." in str(said.embeds) and said.visibility.kind == "ephemeral"
+    assert f"{d} is published and shown here." in str(said.embeds)
+    assert said.visibility.kind == "ephemeral"
 
 
 def test_everyone_in_a_prompt_pings_no_one(service):
@@ -275,6 +278,75 @@ def test_everyone_in_a_prompt_pings_no_one(service):
         what="the reading",
     )
     assert fake.pings() == []
+
+
+def test_an_admins_setting_applies_at_once_and_a_member_cannot_change_one(service):
+    fake, world = service.fake, service.world
+    refused = fake.slash(
+        "shelf-config set",
+        {"key": "commands-per-10s", "value": "1"},
+        user=world.bob,
+        channel=world.general,
+    )
+    (said,) = refused.wait_answers(timeout=WAIT)
+    assert "Only this server's admins" in str(said.embeds) and said.visibility.kind == "ephemeral"
+    changed = fake.slash(
+        "shelf-config set",
+        {"key": "commands-per-10s", "value": "1"},
+        user=world.admin,
+        channel=world.general,
+    )
+    (said,) = changed.wait_answers(timeout=WAIT)
+    assert "commands-per-10s: 1000 → 1" in str(said.embeds)
+    erin = world.guild.add_member("erin")  # no command of hers counted yet
+    try:
+        first = fake.slash("shelf leaders", {}, user=erin, channel=world.general)
+        assert "Finders" in str(first.wait_answers(timeout=WAIT)[0].embeds)
+        second = fake.slash("shelf leaders", {}, user=erin, channel=world.general)
+        (slowed,) = second.wait_answers(timeout=WAIT)
+        assert "Slow down" in str(slowed.embeds) and slowed.visibility.kind == "ephemeral"
+    finally:
+        reset = fake.slash(
+            "shelf-config reset",
+            {"key": "commands-per-10s"},
+            user=world.admin,
+            channel=world.general,
+        )
+        reset.wait_answers(timeout=WAIT)
+
+
+def test_a_discovery_hidden_in_one_server_stays_visible_in_the_other(service):
+    fake, world = service.fake, service.world
+    shared = fake.slash(
+        "shelf share",
+        {"address": "babel-w1-s4-v9", "prompt": "two servers"},
+        user=world.alice,
+        channel=world.general,
+    )
+    (card,) = shared.wait_answers(timeout=WAIT)
+    assert (titles(card)[0] or "").startswith("D-"), card.embeds
+    d = titles(card)[0].split(" · ")[0]
+    # the other server has no slash commands (they are synced to the test guild): typed ones
+    said = typed_reply(fake, world.other_channel, world.other_mod, f"!shelf mod hide {d} nope")
+    assert f"{d} is hidden from this server" in str(said.embeds)
+    refused = typed_reply(fake, world.other_channel, world.other_member, f"!shelf show {d}")
+    assert "was hidden from this server by its moderators" in str(refused.embeds)
+    here = fake.slash("shelf show", {"id": d}, user=world.bob, channel=world.general)
+    (card,) = here.wait_answers(timeout=WAIT)
+    assert titles(card)[0].startswith(d) and card.visibility.kind == "public"
+
+
+def typed_reply(fake, channel, author, content: str):
+    """What the bot sent `author` alone (by DM) after they typed `content`."""
+    typed = fake.send_message(channel, author, content)
+    return fake.wait_for(
+        lambda: next(
+            (m for m in fake.visible_to(author) if m.id > typed.id and m.visibility.kind == "dm"),
+            None,
+        ),
+        timeout=WAIT,
+        what=f"the answer to {content!r}",
+    )
 
 
 def test_sigterm_closes_the_gateway_and_exits_0_within_10_s(service):

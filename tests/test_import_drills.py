@@ -183,7 +183,7 @@ async def test_an_import_that_runs_out_of_memory_half_way_changes_nothing(
     catalogue, exported, tmp_path, capsys
 ):
     lines, before = exported
-    big = [lines[0], *VOTES, *lines[1:-1], json.dumps({"end": True, "keys": 733}) + "\n"]
+    big = [lines[0], *VOTES, *lines[1:-1], json.dumps({"end": True, "keys": 735}) + "\n"]
     path = tmp_path / "big.jsonl"
     path.write_text("".join(big))
     used = (await catalogue.redis.info("memory"))["used_memory"]
@@ -196,7 +196,7 @@ async def test_an_import_that_runs_out_of_memory_half_way_changes_nothing(
     assert "used memory > 'maxmemory'" in err and err.endswith("the catalogue is as it was\n")
     assert await everything(catalogue.redis) == before
     assert await asyncio.to_thread(main, ["import", str(path), "--replace"]) == 0
-    assert len(await everything(catalogue.redis)) == 733
+    assert len(await everything(catalogue.redis)) == 735
 
 
 async def test_a_redis_killed_in_the_middle_of_an_import_keeps_the_catalogue_it_had(
@@ -210,7 +210,7 @@ async def test_a_redis_killed_in_the_middle_of_an_import_keeps_the_catalogue_it_
     for key, (kind, value, _) in before.items():  # the same catalogue on this server
         await _put(r, key, kind, value)
     durable = await Durability.detect(r)
-    big = [lines[0], *VOTES, *lines[1:-1], json.dumps({"end": True, "keys": 733}) + "\n"]
+    big = [lines[0], *VOTES, *lines[1:-1], json.dumps({"end": True, "keys": 735}) + "\n"]
 
     class KilledAfterOneChunk(Durability):
         async def commit(self, pipe) -> list:
@@ -228,8 +228,8 @@ async def test_a_redis_killed_in_the_middle_of_an_import_keeps_the_catalogue_it_
         assert durable_now == before
         staged = await r.keys("babel:import:*")
         assert len(staged) == store_io.CHUNK and 0 < await r.ttl(staged[0]) <= keys.IMPORT_TTL_S
-        assert await import_(r, big, durable, replace=True) == 733
-        assert len([k for k in await r.keys("*") if b":import:" not in k]) == 733
+        assert await import_(r, big, durable, replace=True) == 735
+        assert len([k for k in await r.keys("*") if b":import:" not in k]) == 735
     finally:
         await r.aclose()
         server.kill()

@@ -10,6 +10,7 @@ import pytest
 from bot import keys
 from bot.actor import Actor
 from bot.catalogue.discovery_records import TOP
+from bot.catalogue.moderation_records import DELETE, HIDE
 from bot.catalogue.store_io import StoreError, export, import_
 from bot.cli import main
 from tests.catalogue_support import (  # noqa: F401 (fixtures)
@@ -60,16 +61,18 @@ async def fill(catalogue) -> None:
     await c.discoveries.mark_verified(2, "0123456789ab")  # flagged
     await c.moderation.report(bob, "D-1", "too good")
     await c.moderation.report(ann, "D-4", "spam")
-    await c.moderation.hide(mod2, "D-4", "spam")
-    await c.moderation.delete(owner, "D-5")
+    await c.moderation.act(mod2, HIDE, "D-4", "spam")  # hidden from g2
+    await c.moderation.act(owner, HIDE, "D-4", "spam", everywhere=True)
+    await c.moderation.act(owner, DELETE, "D-5")
     await c.bookmarks.create(ann, "lamp", "babel-w3-s2-v17")
     await c.bookmarks.create(bob, "grue-den", "babel-w1-s1-v1")
     await c.bookmarks.create(bob, "gone", "babel-w1-s1-v2")
     await c.bookmarks.remove(bob, "gone")
-    await c.moderation.ban(mod, "3", "cat", "spam")
-    await c.moderation.ban(owner, "8", "raider", "raids")
+    await c.bans.ban(mod, "3", "cat", "spam")
+    await c.bans.ban(owner, "8", "raider", "raids")
+    await c.bans.grant(owner, "51", "mia")
     with pytest.raises(Exception, match="only this server's moderators"):
-        await c.moderation.hide(bob, "D-1")
+        await c.moderation.act(bob, HIDE, "D-1")
 
 
 async def test_export_wipe_import_gives_identical_data(catalogue):
@@ -82,10 +85,10 @@ async def test_export_wipe_import_gives_identical_data(catalogue):
     before = await everything(catalogue.redis)
     first = io.StringIO()
     written = await export(catalogue.redis, first)
-    assert written == len(before) - 2 == 35
+    assert written == len(before) - 2 == 37
     await catalogue.redis.flushdb()
     await catalogue.redis.set("babel:jobs-elsewhere", "queue data")
-    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 35
+    assert await import_(catalogue.redis, io.StringIO(first.getvalue()), catalogue.durable) == 37
     after = await everything(catalogue.redis)
     assert after == {k: v for k, v in before.items() if k != keys.user_cooldown("1").encode()}
     second = io.StringIO()
@@ -106,13 +109,13 @@ async def test_an_imported_catalogue_carries_on_where_it_stopped(catalogue):
     assert [(d.ref, d.votes) for d in top.items] == [("D-1", 2), ("D-2", 1), ("D-6", 0)]
     queued = [e.item.ref for e in (await catalogue.moderation.queue(mod)).items]
     assert queued == ["D-3", "D-2", "D-1", "@grue-den"]  # held, flagged, reported, held
-    assert await catalogue.bookmarks.resolve("@lamp", "2") == "babel-w3-s2-v17"
+    assert await catalogue.bookmarks.resolve("@lamp", bob) == "babel-w3-s2-v17"
 
 
 async def test_no_catalogue_key_ever_carries_a_ttl(catalogue):
     await fill(catalogue)
     ttls = {k: t for k, (_, _, t) in (await everything(catalogue.redis)).items()}
-    assert len(ttls) == 33 and set(ttls.values()) == {-1}
+    assert len(ttls) == 35 and set(ttls.values()) == {-1}
 
 
 async def test_import_refuses_a_non_empty_catalogue_unless_told_to_replace_it(catalogue):
@@ -164,9 +167,9 @@ async def test_shelf_export_and_import_round_trip_from_the_command_line(
     monkeypatch.setenv("REDIS_URL", f"unix://{catalogue_redis.socket}")
     backup = tmp_path / "catalogue.jsonl"
     assert await asyncio.to_thread(main, ["export", str(backup)]) == 0
-    assert capsys.readouterr().out == f"exported 33 keys to {backup}\n"
+    assert capsys.readouterr().out == f"exported 35 keys to {backup}\n"
     assert await asyncio.to_thread(main, ["import", str(backup)]) == 2
-    assert "the store here is not empty (33 durable keys)" in capsys.readouterr().err
+    assert "the store here is not empty (35 durable keys)" in capsys.readouterr().err
     await catalogue.redis.flushdb()
     assert await asyncio.to_thread(main, ["import", str(backup)]) == 0
     assert await everything(catalogue.redis) == before

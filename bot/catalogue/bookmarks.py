@@ -187,14 +187,19 @@ class Bookmarks:
             raise BookmarkError(f"there is no bookmark @{name}")
         return Bookmark.from_hash(name, raw)
 
-    async def resolve(self, target: str, user_id: str) -> str:
-        """An address as typed, or the address a `@name` stands for (as `user_id` may use it)."""
+    async def resolve(self, target: str, actor: Actor) -> str:
+        """An address as typed, or the address a `@name` stands for, as `actor` may use it
+        where they are (not where its server's moderators hid it from their view)."""
         if not target.strip().startswith(SIGIL):
             return target
         b = await self.get(target)
-        if b.status == PUBLISHED or (b.status == HELD and b.owner_id == user_id):
+        if b.owner_id == actor.user_id and b.status in (PUBLISHED, HELD):
             return b.address
-        raise BookmarkError(unavailable(b, otherwise="is not available"))
+        if b.status != PUBLISHED:
+            raise BookmarkError(unavailable(b, otherwise="is not available"))
+        if await self.redis.hexists(keys.view_hidden(actor.guild_id), b.ref):
+            raise BookmarkError(f"{b.ref} was hidden from this server by its moderators")
+        return b.address
 
     async def remove(self, actor: Actor, name: str) -> Bookmark:
         """Remove the actor's own bookmark: archived, and the name is free again."""
@@ -226,16 +231,18 @@ class Bookmarks:
         return [text(n) for n in await self.redis.zrevrange(keys.user_bookmarks(user_id), 0, -1)]
 
     async def listing(self, viewer: Actor, user_id: str | None = None, page: int = 1) -> Page:
-        """A person's bookmarks, newest first: all of them for their owner, else published."""
+        """A person's bookmarks, newest first: all of them for their owner, else the published
+        ones the viewer's server shows."""
         owner = user_id or viewer.user_id
         names = await self.names(owner)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.hgetall(keys.bookmark(name))
-        marks = [
-            Bookmark.from_hash(n, raw) for n, raw in zip(names, await pipe.execute(), strict=True)
-        ]
+        pipe.hkeys(keys.view_hidden(viewer.guild_id))
+        *raws, hidden = await pipe.execute()
+        marks = [Bookmark.from_hash(n, raw) for n, raw in zip(names, raws, strict=True)]
         if owner != viewer.user_id:
-            marks = [b for b in marks if b.status == PUBLISHED]
+            hidden = {text(h) for h in hidden}
+            marks = [b for b in marks if b.status == PUBLISHED and b.ref not in hidden]
         start, stop, pages = page_bounds(page, len(marks), PAGE_SIZE)
         return Page(marks[start : stop + 1], page, pages, len(marks))

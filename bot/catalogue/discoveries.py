@@ -13,6 +13,7 @@ moderators' queue). The reading on file stays canonical either way: the first on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -42,7 +43,14 @@ from .discovery_records import (
     tuple_key,
     unavailable,
 )
-from .discovery_scripts import INDEX_KEYS, SHARE_LUA, UNVOTE_LUA, VERIFY_LUA, VOTE_LUA
+from .discovery_scripts import (
+    INDEX_KEYS,
+    PAGE_LUA,
+    SHARE_LUA,
+    UNVOTE_LUA,
+    VERIFY_LUA,
+    VOTE_LUA,
+)
 from .durable import Durability, text
 from .wordfilter import WordFilter
 
@@ -79,6 +87,7 @@ class Discoveries:
         self._vote = redis.register_script(VOTE_LUA)
         self._unvote = redis.register_script(UNVOTE_LUA)
         self._verify = redis.register_script(VERIFY_LUA)
+        self._page = redis.register_script(PAGE_LUA)
 
     async def share(
         self,
@@ -162,11 +171,21 @@ class Discoveries:
         return Discovery.from_hash(n, raw, int(votes))
 
     async def show(self, n: int, viewer: Actor) -> Discovery:
-        """The discovery as `viewer` may see it: published ones to all; held, hidden and
-        deleted ones to their finder and to the moderators of their guild only."""
-        d = await self.get(n)
-        if d.status == PUBLISHED or viewer.user_id == d.finder_id or viewer.moderates(d.guild_id):
+        """The discovery as `viewer` may see it where they are: published ones to all but in
+        a server whose moderators hid it from their view; held, hidden and deleted ones to
+        their finder and to their moderators only (`hidden_here` says which it is)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hexists(keys.view_hidden(viewer.guild_id), ref(n))
+        hidden_here = bool((await pipe.execute())[0])
+        d = dataclasses.replace(await self.get(n), hidden_here=hidden_here)
+        if viewer.user_id == d.finder_id or viewer.moderates(d.guild_id):
             return d
+        if hidden_here and viewer.may_moderate_here:
+            return d  # this server's moderators see what they hid
+        if d.status == PUBLISHED and not hidden_here:
+            return d
+        if d.status == PUBLISHED:
+            raise DiscoveryError(f"{d.ref} was hidden from this server by its moderators")
         raise DiscoveryError(unavailable(d))
 
     async def has_voted(self, n: int, user_id: str) -> bool:
@@ -177,15 +196,21 @@ class Discoveries:
         code, votes = await self.durable.run(
             self.redis,
             self._vote,
-            [keys.discovery(n), keys.votes(n), keys.DISCOVERIES_TOP, keys.BOARD_VOTES],
-            [actor.user_id, keys.top_member(n)],
+            [
+                keys.discovery(n),
+                keys.votes(n),
+                keys.DISCOVERIES_TOP,
+                keys.BOARD_VOTES,
+                keys.view_hidden(actor.guild_id),
+            ],
+            [actor.user_id, keys.top_member(n), ref(n)],
         )
         if code == -1:
             raise DiscoveryError(f"there is no discovery {ref(n)}")
         if code == -2:
-            raise DiscoveryError(
-                f"{ref(n)} is not open for votes: {unavailable(await self.get(n))}"
-            )
+            d = await self.get(n)
+            why = unavailable(d) if d.status != PUBLISHED else "it was hidden from this server"
+            raise DiscoveryError(f"{ref(n)} is not open for votes: {why}")
         if code == -3:
             raise DiscoveryError("you can't vote for your own discovery")
         if code == 0:
@@ -240,7 +265,8 @@ class Discoveries:
         self, view: str, viewer: Actor, page: int = 1, user_id: str | None = None
     ) -> Page:
         """A page of discoveries: TOP (most votes), NEW, MINE (all of the viewer's, whatever
-        their status) or USER (user_id's published ones; all of them when it is the viewer)."""
+        their status) or USER (user_id's published ones; all of them when it is the viewer).
+        What the viewer's server's moderators hid from its view is left out (but of MINE)."""
         if view == USER and user_id == viewer.user_id:
             view = MINE
         index = {
@@ -251,10 +277,18 @@ class Discoveries:
         }.get(view)
         if index is None:
             raise DiscoveryError(f"browse top, new, mine or a person, not {view!r}")
-        total = await self.redis.zcard(index)
-        start, stop, pages = page_bounds(page, total)
-        numbers = [int(text(n)) for n in await self.redis.zrevrange(index, start, stop)]
-        return Page(await self._many(numbers), page, pages, total)
+        if view == MINE:
+            total = await self.redis.zcard(index)
+            start, stop, pages = page_bounds(page, total)
+            numbers = [int(text(n)) for n in await self.redis.zrevrange(index, start, stop)]
+            return Page(await self._many(numbers), page, pages, total)
+        start, stop, _ = page_bounds(page, 0)
+        total, *numbers = await self._page(
+            keys=[index, keys.view_hidden(viewer.guild_id)],
+            args=[start, stop - start + 1, "1" if view == TOP else "0"],
+        )
+        _, _, pages = page_bounds(page, int(total))
+        return Page(await self._many([int(n) for n in numbers]), page, pages, int(total))
 
     async def newest(self, count: int = 25) -> list[Discovery]:
         """The latest published discoveries (slash-command autocomplete)."""

@@ -74,6 +74,7 @@ class Discovery:
     reread_fingerprint: str = ""
     reason: str = ""  # why it is held or hidden (word filter, moderator's note)
     votes: int = 0
+    hidden_here: bool = False  # hidden from the viewer's server by its moderators (not stored)
 
     @property
     def ref(self) -> str:

@@ -57,12 +57,13 @@ return {1, n}
 """
 )
 
-# KEYS: discovery, votes, top, leaderboard votes. ARGV: voter, n's member in top.
-# Returns {code, votes}: 1 counted, 0 already voted, -1 unknown, -2 not published, -3 own.
+# KEYS: discovery, votes, top, leaderboard votes, the voter's server's view. ARGV: voter, n's
+# member in top, its ref. Returns {code, votes}: 1 counted, 0 already voted, -1 unknown, -2 not
+# published (or hidden from the voter's server), -3 own.
 VOTE_LUA = """
 local d = redis.call('HMGET', KEYS[1], 'status', 'finder_id')
 if not d[1] then return {-1, 0} end
-if d[1] ~= 'published' then return {-2, 0} end
+if d[1] ~= 'published' or redis.call('HEXISTS', KEYS[5], ARGV[3]) == 1 then return {-2, 0} end
 if d[2] == ARGV[1] then return {-3, 0} end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {0, redis.call('SCARD', KEYS[2])} end
 redis.call('ZINCRBY', KEYS[3], 1, ARGV[2])
@@ -91,4 +92,39 @@ if fp ~= ARGV[1] then v = 'flagged' end
 redis.call('HSET', KEYS[1], 'verification', v, 'reread_fingerprint', ARGV[1])
 if v == 'flagged' then redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[3]) end
 return v
+"""
+
+# A page of an index (most votes or newest first) as one server sees it: the discoveries its
+# moderators hid from its view are skipped. KEYS: the index, the server's view. ARGV: the first
+# (0-based), how many, '1' when members are zero-padded (top). Returns {how many the server
+# sees in all, n, n, ...}. Views hide few: with none hidden, one ZREVRANGE.
+PAGE_LUA = """
+local skip, hidden = {}, 0
+for _, ref in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if string.sub(ref, 1, 2) == 'D-' then
+    local n = tonumber(string.sub(ref, 3))
+    local member = tostring(n)
+    if ARGV[3] == '1' then member = string.format('%012d', n) end
+    if redis.call('ZSCORE', KEYS[1], member) then
+      skip[member] = true
+      hidden = hidden + 1
+    end
+  end
+end
+local out = {redis.call('ZCARD', KEYS[1]) - hidden}
+local first, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seen, at = 0, 0
+if hidden == 0 then at = first; seen = first end
+while #out - 1 < count do
+  local members = redis.call('ZREVRANGE', KEYS[1], at, at + 99)
+  if #members == 0 then break end
+  for _, m in ipairs(members) do
+    if not skip[m] then
+      if seen >= first and #out - 1 < count then table.insert(out, tonumber(m)) end
+      seen = seen + 1
+    end
+  end
+  at = at + 100
+end
+return out
 """

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 DISCOVERY, BOOKMARK = "discovery", "bookmark"
 HIDE, RESTORE, DELETE, BAN, UNBAN = "hide", "restore", "delete", "ban", "unban"
+GRANT, REVOKE = "grant", "revoke"
 QUEUE, LOG, BANS, REFUSED = "queue", "log", "bans", "refused"
 
 
@@ -28,8 +29,9 @@ class Item:
     owner_field: str
     owner_id: str
     guild_id: str
-    status: str
+    status: str  # in the library (published, held, hidden, deleted)
     label: str  # a title, reading or address to show in the queue
+    hidden_here: bool = False  # hidden from the asking server's view by its moderators
 
 
 @dataclass(frozen=True)

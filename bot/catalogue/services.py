@@ -1,4 +1,5 @@
-"""The catalogue's services on one Redis, opened together: discoveries, bookmarks, moderation.
+"""The catalogue's services on one Redis, opened together: discoveries, bookmarks, moderation
+and bans.
 
 `Catalogue.open()` (async) asks the server once how writes are made durable (durable.py) and
 then makes the three services over it; the command runner (bot/commands/runner.py) holds one
@@ -15,6 +16,7 @@ from babel_core.settings import Settings
 
 from .. import keys
 from ..actor import Actor
+from .bans import Bans
 from .bookmarks import Bookmarks
 from .discoveries import Discoveries
 from .durable import Durability, text
@@ -35,16 +37,17 @@ class Catalogue:
             words = WordFilter(self.settings.filter_words)
             self.discoveries = Discoveries(self.redis, durable, words, self.clock)
             self.bookmarks = Bookmarks(self.redis, durable, words, self.clock)
-            self.moderation = Moderation(
-                self.redis, durable, tuple(self.settings.owner_ids), self.clock
-            )
+            owners = tuple(self.settings.owner_ids)
+            self.moderation = Moderation(self.redis, durable, owners, self.clock)
+            self.bans = Bans(self.redis, durable, owners, self.clock)
             self.durable = durable
         return self
 
-    async def check(self, actor: Actor) -> None:
-        """Refuse a banned person (raises moderation.Banned)."""
+    async def admit(self, actor: Actor) -> Actor:
+        """The actor, with whether they moderate the library; a banned person is refused
+        (bans.Banned)."""
         await self.open()
-        await self.moderation.check(actor)
+        return await self.bans.admit(actor)
 
     async def person(self, user_id: str, name: str) -> tuple[str, str]:
         """(user id, name) of someone given by id, or by a name the catalogue has seen."""

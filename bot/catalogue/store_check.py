@@ -187,6 +187,16 @@ def _never(m, value) -> None:  # the seq and tuples are checked together (check_
     pass
 
 
+def _settings(m, value) -> None:
+    """A server's changed settings: known fields, each a JSON value."""
+    from ..server_settings import ServerSettings
+
+    for field, raw in value.items():
+        if field not in ServerSettings.__dataclass_fields__:
+            raise StoreError(f"{field!r} is not a server setting")
+        json.loads(_text(raw, f"the setting {field}"))
+
+
 _ANY, _NUMBER = r"(.+)", r"([1-9][0-9]{0,11})"
 DISCOVERY_KEY = _family(keys.discovery, _NUMBER)
 # key family -> (Redis type, check of the value). First match wins.
@@ -199,6 +209,11 @@ SHAPES: list[tuple[re.Pattern, str, Callable]] = [
     (re.compile(re.escape(keys.BOARD_FINDS)), "zset", _members(_number)),
     (re.compile(re.escape(keys.USER_NAMES)), "hash", _strings),
     (re.compile(re.escape(keys.BOOKMARKS_REMOVED)), "list", _json_values(lambda n, o: o)),
+    (
+        re.compile(re.escape(keys.LIBRARY_MODERATORS)),
+        "hash",
+        _json_values(lambda n, o: float(o["at"])),
+    ),
     (DISCOVERY_KEY, "hash", _discovery),
     (_family(keys.votes, _NUMBER), "set", _strings),
     (_family(keys.by_finder, _ANY), "zset", _members(_counted)),
@@ -210,6 +225,8 @@ SHAPES: list[tuple[re.Pattern, str, Callable]] = [
     (_family(keys.mod_queue, _ANY), "zset", _members(_queued)),
     (_family(keys.mod_log, _ANY), "list", _json_values(lambda n, o: LogEntry.from_dict(o))),
     (_family(keys.bans, _ANY), "hash", _json_values(lambda n, o: float(o["at"]))),
+    (_family(keys.view_hidden, _ANY), "hash", _json_values(lambda n, o: float(o["at"]))),
+    (_family(keys.server_settings, _ANY), "hash", _settings),
     (_family(keys.user_last, _ANY, _ANY), "hash", _last),
     (_family(keys.user_recent, _ANY, _ANY), "list", _recent),
 ]

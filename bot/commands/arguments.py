@@ -1,6 +1,6 @@
 """The kinds of argument a command takes: how each is typed, checked and offered as a slash option.
 
-Every field of a command (bot/commands/catalog.py) names one of these kinds. The parser
+Every field of a command (bot/commands/catalog/) names one of these kinds. The parser
 (parse.py) uses the kind twice: to find the field's words in a typed line (`claims`, `rest`,
 `option`), and to check a raw value the same way whether it was typed in the console, after
 `!shelf`, or sent as a `/shelf` option (`check`). The Discord front end asks the same kind for

@@ -62,10 +62,12 @@ def discovery(d: Discovery, viewer_id: str, said: str = "", moderator: bool = Fa
     if d.status != PUBLISHED:
         why = f" ({d.reason})" if d.reason and moderator else ""
         fields.append(r.Field("Status", f"{d.status}{why}", inline=False))
+    elif d.hidden_here:
+        fields.append(r.Field("Status", "hidden from this server", inline=False))
     if said:
         fields.insert(0, r.Field("Shared", said, inline=False))
     buttons = ()
-    if d.status == PUBLISHED and d.finder_id != viewer_id:
+    if d.status == PUBLISHED and not d.hidden_here and d.finder_id != viewer_id:
         buttons = (r.Button(r.VOTE, f"▲ Vote ({d.votes})", target=d.ref),)
     return r.Reply(
         r.READING,
@@ -75,7 +77,7 @@ def discovery(d: Discovery, viewer_id: str, said: str = "", moderator: bool = Fa
         footer=f"{d.edition} · shared {when(d.created)}",
         buttons=buttons,
         full_text_name=f"{d.ref}.txt",
-        private=d.status != PUBLISHED,
+        private=d.status != PUBLISHED or d.hidden_here,
     )
 
 
@@ -163,3 +165,18 @@ def bans(found: list[tuple[str, dict]]) -> r.Reply:
 
     lines = [line(user_id, ban) for user_id, ban in found]
     return r.Reply(r.INFO, "\n".join(lines) or "Nobody is banned.", title="Bans", private=True)
+
+
+def report_notice(ref: str, label: str, reporter: str, reason: str, reports: int) -> r.Reply:
+    """What a server's review channel is told of a report made there (no one is pinged; the
+    moderators act with mod hide or mod restore)."""
+    return r.Reply(
+        r.INFO,
+        f"{reporter} reported {ref}: {reason}",
+        title=f"Report: {ref}",
+        fields=(
+            r.Field("What", label or ref, inline=False),
+            r.Field("Open reports", str(reports)),
+        ),
+        footer="mod queue lists what waits; mod hide or mod restore answers it",
+    )

@@ -1,7 +1,7 @@
 """Per-person and per-server limits, in Redis, so that every bot process enforces the same ones.
 
 The numbers are the server's (bot/server_settings.py: its admins may change them), by a
-command's cost (catalog.py):
+command's cost (catalog/):
 
 - commands that send work to a worker (READS) pay a cooldown between them; a person has at
   most `max_jobs` of them in flight, and a server `max_jobs_per_server`; all three are checked
@@ -30,7 +30,7 @@ from babel_core.settings import Settings
 from .. import keys
 from ..actor import Actor
 from ..server_settings import ServerSettings
-from .catalog import READS
+from .catalog import ADMIN, READS
 
 WINDOW_MS = 10_000
 
@@ -125,8 +125,8 @@ class Limits:
         if cost == READS:
             return await self.acquire(actor, token, server)
         limit = server.commands_per_10s
-        if limit <= 0:  # no rate window (the console: one person, their own library)
-            return Verdict(True)
+        if limit <= 0 or cost == ADMIN:  # no window: the console, and settings (an admin who
+            return Verdict(True)  # set a tight limit must still be able to undo it)
         n, left_ms = await self._window(
             keys=[keys.user_window(actor.user_id)], args=[limit, WINDOW_MS]
         )

@@ -14,11 +14,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+import redis.exceptions
+
 from babel_core import hunt as hunting
 from babel_core import jobs, keys
 from babel_core.client import Progress
 from babel_core.edition import DEFAULT_MAX_TOKENS, Edition
 from babel_core.errors import LibraryError
+from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
 from .. import reply as r
@@ -32,6 +35,8 @@ from .memory import Memory
 log = logging.getLogger(__name__)
 
 WAIT_MARGIN_S = 30.0  # a requester waits this much longer than a job's own time limit
+# what an unreachable Redis raises, however it is reached
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 OnProgress = Callable[[r.Reply], Awaitable[None]]
 
 

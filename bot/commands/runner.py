@@ -3,7 +3,7 @@
     runner = Runner(settings, redis, client, invocation="!shelf ")
     reply = await runner.run(parser.parse("read babel-w3-s2-v17 Hi"), actor, on_progress)
 
-The console and the Discord front end both hand the runner a command value (catalog.py) and an
+The console and the Discord front end both hand the runner a command value (catalog/) and an
 `Actor` (bot/actor.py), and draw the `Reply` they get back. The runner holds its services by
 composition (the queue's work in queued.py, the catalogue's services, per-person limits and
 memory) and dispatches with one `match`. It checks bans and limits first (`admitted` tells a
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -45,16 +46,15 @@ from .arguments import CommandError, Context
 from .catalog import READS, Command
 from .limits import Limits, Quotas, Verdict
 from .memory import Memory
+from .moderating import Moderating
 from .parse import Parser
-from .queued import OnProgress, Queued
+from .queued import REDIS_DOWN, OnProgress, Queued
+from .sharing import Sharing
 
 log = logging.getLogger(__name__)
 
 OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
 NO_DMS = "The library does not answer direct messages: ask in a server it is in."
-VERIFIER = "catalogue-verify"  # the requester of verification re-reads
-VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 
 
 class Runner:
@@ -84,7 +84,8 @@ class Runner:
         self.memory = Memory(redis, self.edition.id)
         self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
-        self.verifying: set[asyncio.Task] = set()
+        self.moderating = Moderating(self.catalogue)
+        self.sharing = Sharing(self.catalogue, client, self.queued, self.memory, self.parser)
 
     async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
         """Parse a typed line and run it (the console's way)."""
@@ -109,7 +110,7 @@ class Runner:
         try:
             try:
                 server = await self.servers.get(actor.guild_id)
-                await self.catalogue.check(actor)  # opens the catalogue; refuses the banned
+                actor = await self.catalogue.admit(actor)  # refuses the banned
                 verdict = await self.limits.admit(actor, cost, token, server)
             except REDIS_DOWN:
                 if not command.spec.offline:
@@ -185,7 +186,7 @@ class Runner:
                     command, prompt or DEFAULT_PROMPT, actor, progress, server
                 )
             case c.Share():
-                return await self._share(command, actor, server)
+                return await self.sharing.share(command, actor, server)
             case c.Show(id=n):
                 d = await cat.discoveries.show(n, actor)
                 return cr.discovery(d, actor.user_id, moderator=actor.moderates(d.guild_id))
@@ -206,7 +207,9 @@ class Runner:
             case c.Leaders(page=number):
                 return cr.leaders(command, await cat.discoveries.leaderboard(number))
             case c.Report(item=item, reason=reason):
-                await cat.moderation.report(actor, item, reason)
+                reports = await cat.moderation.report(actor, item, reason)
+                if server.review_channel:
+                    await self._notice(server, item, actor, reason, reports)
                 return r.note(f"Thank you: this server's moderators will look at {item}.")
             case c.Bookmark(name=name, address=address):
                 return await self._bookmark(name, address, actor, server)
@@ -219,21 +222,19 @@ class Runner:
             case c.Unbookmark(name=name):
                 mark = await cat.bookmarks.remove(actor, name)
                 return r.note(f"Removed {mark.ref} (it stood for {mark.address}).")
-            case c.ModQueue(page=number):
-                return cr.review_queue(command, await cat.moderation.queue(actor, number))
-            case c.ModHide() | c.ModRestore() | c.ModDelete():
-                m = cat.moderation
-                act = {c.ModHide: m.hide, c.ModRestore: m.restore, c.ModDelete: m.delete}[
-                    type(command)
-                ]
-                item = await act(actor, command.item, command.reason)
-                return r.note(f"{item.ref} is now {item.status}.")
-            case c.ModBan() | c.ModUnban():
-                return await self._ban(command, actor)
-            case c.ModLog(page=number):
-                return cr.mod_log(command, await cat.moderation.log(actor, number))
-            case c.ModBans():
-                return cr.bans(await cat.moderation.bans(actor))
+            case (
+                c.ModQueue()
+                | c.ModHide()
+                | c.ModRestore()
+                | c.ModDelete()
+                | c.ModBan()
+                | c.ModUnban()
+                | c.ModLog()
+                | c.ModBans()
+                | c.ModGrant()
+                | c.ModRevoke()
+            ):
+                return await self.moderating.answer(command, actor)
             case c.Quota():
                 return replies.quota(await self.quotas.usage(actor, server))
             case c.ConfigShow():
@@ -242,13 +243,13 @@ class Runner:
                 return await self._configure(actor, key, value)
             case c.ConfigReset(key=key):
                 return await self._configure(actor, key, None)
-        raise AssertionError(f"no case for {command!r}")  # every command in catalog.py has one
+        raise AssertionError(f"no case for {command!r}")  # every command in catalog/ has one
 
     # -- what several commands share
 
     async def _resolve(self, where: str, actor: Actor) -> str:
         """An address as checked by the parser, or the one a @bookmark names."""
-        return await self.catalogue.bookmarks.resolve(where, actor.user_id)
+        return await self.catalogue.bookmarks.resolve(where, actor)
 
     def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
         """A reading of the volume after ("next") or before ("prev") an address."""
@@ -288,81 +289,33 @@ class Runner:
         except REDIS_DOWN:
             return r.error(str(QueueUnreachable()))
 
+    async def _notice(
+        self, server: ServerSettings, ref: str, actor: Actor, reason: str, reports: int
+    ) -> None:
+        """Tell the server's review channel of a report (posted by a bot: review.py)."""
+        found = await self.catalogue.moderation.item(ref)
+        notice = dict(
+            channel=server.review_channel,
+            ref=ref,
+            label=found.label,
+            reporter=actor.name,
+            reason=reason,
+            reports=reports,
+        )
+        await self.redis.xadd(
+            keys.NOTICES,
+            {"notice": json.dumps(notice)},
+            maxlen=keys.NOTICES_MAXLEN,
+            approximate=True,
+        )
+
     async def _configure(self, actor: Actor, key: str, value: str | None) -> r.Reply:
         old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
         return r.note(f"{key}: {old} → {new}. It applies from the next command.")
 
-    async def _share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
-        cat = self.catalogue
-        if command.address:
-            address, prompt = await self._resolve(command.address, actor), DEFAULT_PROMPT
-        else:
-            last = await self.memory.last(actor.user_id)
-            if last is None:
-                raise CommandError(
-                    "You have not read a volume yet, so there is nothing to share: read one, or "
-                    f"give its address: {self.parser.example('share')}"
-                )
-            address, prompt = last
-        job = jobs.Job.read(address, command.prompt or prompt, edition=self.edition.id)
-        result = await self.queued.fetch(job, actor)
-        if not result.ok:
-            return r.error(result.error)
-        shared = await cat.discoveries.share(
-            actor,
-            self.edition,
-            job.address,
-            job.prompt,
-            job.max_tokens,
-            result,
-            command.title,
-            WordFilter(server.filter_words),
-        )
-        d = shared.discovery
-        if not shared.new:
-            d = await cat.discoveries.show(d.number, actor)  # refuses what is not for them
-            said = f"This reading was already shared as {d.ref} by {d.finder_name}."
-        elif d.status == PUBLISHED:
-            said = f"Shared as {d.ref}. A worker reads it once more to verify it."
-        else:
-            said = f"Shared as {d.ref}; it waits for a moderator's review before others see it."
-        if shared.new:
-            task = asyncio.get_running_loop().create_task(self.verify(d.number, job))
-            self.verifying.add(task)
-            task.add_done_callback(self.verifying.discard)
-        return cr.discovery(d, actor.user_id, said, moderator=actor.moderates(d.guild_id))
-
-    async def verify(self, n: int, job: jobs.Job) -> str:
-        """Have a worker read a shared tuple again from its address (a fresh job: no cache
-        answers) and record the verdict. Tried again, with a pause doubling up to a minute,
-        until there is a verdict: while the job is lost, the queue unreachable, or the worker
-        answers with a passing failure (time limit, memory); a refusal is recorded as it is."""
-        attempt = 0
-        while True:
-            try:
-                result = await self.client.request(
-                    job.reread(), VERIFIER, timeout=self.queued.timeout_s, resubmit=3
-                )
-                if result.ok or result.error_kind in (jobs.REFUSED, jobs.DEAD):
-                    return await self.catalogue.discoveries.record_reread(n, result)
-                problem = result.error
-            except (LibraryError, *REDIS_DOWN) as e:
-                problem = str(e)
-            attempt += 1
-            log.warning("verifying %s: %s (try %d)", ref(n), problem, attempt)
-            await asyncio.sleep(min(VERIFY_PAUSE_S, 2.0**attempt))
-
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait for the verifications started so far (the console, the bot and tests, before
-        closing); after `timeout`, stop waiting: the discoveries left stay pending."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.verifying:
-                    await asyncio.gather(*self.verifying, return_exceptions=True)
-        except TimeoutError:
-            log.warning("%d verifications left pending", len(self.verifying))
-            for task in list(self.verifying):
-                task.cancel()
+        """Wait for the shares' verifications in flight (sharing.py) before closing."""
+        await self.sharing.settle(timeout)
 
     async def _bookmark(
         self, name: str, address: str, actor: Actor, server: ServerSettings
@@ -375,18 +328,6 @@ class Runner:
         if mark.status == PUBLISHED:
             return r.Reply(r.INFO, text)
         return r.note(text + " It waits for a moderator's review before others can use it.")
-
-    async def _ban(self, command: c.ModBan | c.ModUnban, actor: Actor) -> r.Reply:
-        m = self.catalogue.moderation
-        verb = "ban" if isinstance(command, c.ModBan) else "unban"
-        await m.require_moderator(actor, verb, str(command.person))  # before looking anyone up
-        user, name = await self.catalogue.person(command.person.user_id, command.person.name)
-        if isinstance(command, c.ModBan):
-            where = await m.ban(actor, user, name, command.reason, command.everywhere)
-        else:
-            where = await m.unban(actor, user, name, command.everywhere)
-        scope = "everywhere" if where == keys.BAN_EVERYWHERE else "in this server"
-        return r.note(f"{name} {'is banned' if verb == 'ban' else 'is no longer banned'} {scope}.")
 
 
 def _guarded(progress: OnProgress | None) -> OnProgress | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 
@@ -54,6 +55,11 @@ class EditThrottle:
         if len(self._last) > 10_000:  # forget quiet channels
             self._last = {c: t for c, t in self._last.items() if now - t < self.interval}
         return True
+
+
+def _kept(buttons: tuple[r.Button, ...]) -> tuple[r.Button, ...]:
+    """The buttons of a reply made private: an ephemeral message needs no Delete button."""
+    return tuple(b for b in buttons if b.action != r.DELETE)
 
 
 def _gone(error: discord.HTTPException) -> bool:
@@ -128,11 +134,18 @@ class InteractionResponder(Responder):
     """Answers a slash command, a button or a modal: acknowledged within 3 s, private replies
     ephemeral, and in the channel once the interaction's token has expired."""
 
-    def __init__(self, interaction: discord.Interaction, throttle: EditThrottle, private: bool):
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        throttle: EditThrottle,
+        private: bool,
+        only: bool = False,
+    ):
         self.interaction = interaction
         self.channel_id = interaction.channel_id or 0
         self.throttle = throttle
         self.private = private  # the command answers its asker alone (defer ephemerally)
+        self.only = only  # the asker asked for every answer to be theirs alone (private:True)
         self.message = None
         self.fallback: discord.Message | None = None  # in the channel, once the token is dead
         self._lock = asyncio.Lock()  # an acknowledgement and a reply never race
@@ -167,6 +180,8 @@ class InteractionResponder(Responder):
             await self._answer(reply)
 
     async def _answer(self, reply: r.Reply) -> None:
+        if self.only:
+            reply = dataclasses.replace(reply, private=True, buttons=_kept(reply.buttons))
         response, followup = self.interaction.response, self.interaction.followup
         if self.fallback is not None:
             return await self._in_channel(reply)

@@ -9,6 +9,7 @@ lives in its custom id (at most 100 characters), written and read back by `custo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -38,6 +39,7 @@ STYLES = {
     r.SHARE: discord.ButtonStyle.success,
     r.VOTE: discord.ButtonStyle.success,
     r.CANCEL: discord.ButtonStyle.danger,
+    r.DELETE: discord.ButtonStyle.secondary,
 }
 
 _ADDRESS = r"(?P<address>[0-9a-z]+-w[1-4]-s[1-5]-v[0-9]{1,2})"
@@ -50,6 +52,7 @@ _BUTTONS = {
     r.AGAIN: re.compile(rf"shelf:again:{_ADDRESS}"),
     r.SHARE: re.compile(rf"shelf:share:{_OWNER}:{_KEY}:{_ADDRESS}"),
     r.CANCEL: re.compile(rf"shelf:cancel:{_OWNER}:(?P<job>[0-9a-f]{{32}})"),
+    r.DELETE: re.compile(rf"shelf:delete:{_OWNER}"),
     r.VOTE: re.compile(r"shelf:vote:(?P<target>D-[0-9]{1,12})"),
     r.MORE: re.compile(r"shelf:more:(?P<target>[ -~]{1,89})"),
 }
@@ -66,6 +69,8 @@ def custom_id(b: r.Button) -> str:
             return f"shelf:share:{b.owner}:{b.prompt_key}:{b.address}"
         case r.CANCEL:
             return f"shelf:cancel:{b.owner}:{b.job_id}"
+        case r.DELETE:
+            return f"shelf:delete:{b.owner}"
         case r.VOTE | r.MORE:
             return f"shelf:{b.action}:{b.target}"
     raise ValueError(f"unknown button action {b.action!r}")
@@ -123,6 +128,14 @@ def view_of(reply: r.Reply) -> discord.ui.View | None:
     for item in items[:25]:
         view.add_item(item)
     return view
+
+
+def for_asker(reply: r.Reply, user_id: str) -> r.Reply:
+    """A public reply with a Delete button for its asker (moderators may use it too)."""
+    if reply.private or reply.kind not in (r.READING, r.INFO) or len(reply.buttons) >= 25:
+        return reply
+    delete = r.Button(r.DELETE, "Delete", owner=user_id)
+    return dataclasses.replace(reply, buttons=(*reply.buttons, delete))
 
 
 def message_kwargs(reply: r.Reply, *, edit: bool) -> dict:
