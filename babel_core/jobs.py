@@ -73,14 +73,15 @@ class JobError(LibraryError, ValueError):
     """A job that cannot be made as asked (unknown kind, prompt too long, ...)."""
 
 
-def volume_name(text: str, param_count: int) -> str:
-    """An address written canonically, or a found volume's handle (`slip:` and 12 hex digits).
+def volume_name(text: str, param_count: int | None = None) -> str:
+    """An address written canonically, or a found volume's handle (`slip:` and 12 hex digits);
+    with `param_count`, an address must lie in that edition.
 
     Canonical addresses are `hexagon-wW-sS-vV` and never start with `slip:`, so a handle and an
     address never share a job id or a cache key."""
     if is_handle(text):
         return parse_handle(text)
-    return str(parse_address(text, volumes_of(param_count)))
+    return str(parse_address(text, volumes_of(param_count) if param_count else None))
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,8 @@ class Settings:
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0, number(0, 3600))
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2, whole(1))  # in flight at once
+    # per person, between finds (each costs a worker seconds to minutes); one at a time
+    find_cooldown_s: float = setting("BABEL_FIND_COOLDOWN_S", 60.0, number(0, 86_400))
     # everyone's in one server, in flight at once
     max_jobs_per_server: int = setting("BABEL_MAX_JOBS_PER_SERVER", 20, whole(1))
     # volumes read per day (readings, pages, hunts' volumes), per person and per server; 0 = any

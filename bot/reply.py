@@ -18,6 +18,7 @@ READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
 VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's
 DELETE = "delete"  # under a public reply: its asker (or a moderator) takes it away
+BOOKMARK = "bookmark"  # under a found volume: name it (a form asks for the name)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class File:
 class Button:
     """A follow-up action. Its state (address, prompt key, job, owner) travels in the button."""
 
-    action: str  # PREV, NEXT, AGAIN, CANCEL, READ, VOTE, MORE, SHARE or DELETE
+    action: str  # PREV, NEXT, AGAIN, CANCEL, READ, VOTE, MORE, SHARE, DELETE or BOOKMARK
     label: str
     address: str = ""
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)

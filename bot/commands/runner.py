@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -26,11 +27,12 @@ from collections.abc import Awaitable, Callable
 import redis.exceptions
 
 from babel_core import jobs
-from babel_core.address import parse_address
+from babel_core.address import is_handle, parse_address
 from babel_core.edition import DEFAULT_PROMPT, get_edition
 from babel_core.errors import LibraryError
 from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
+from babel_core.slipstore import SlipStore, open_store
 
 from .. import keys
 from .. import reply as r
@@ -43,7 +45,7 @@ from . import catalog as c
 from . import catalogue_replies as cr
 from . import replies
 from .arguments import CommandError, Context
-from .catalog import READS, Command
+from .catalog import FIND, READS, Command
 from .limits import Limits, Quotas, Verdict
 from .memory import Memory
 from .moderating import Moderating
@@ -85,7 +87,9 @@ class Runner:
         self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
         self.moderating = Moderating(self.catalogue)
-        self.sharing = Sharing(self.catalogue, client, self.queued, self.memory, self.parser)
+        self.sharing = Sharing(
+            self.catalogue, client, self.queued, self.memory, self.parser, self.keep
+        )
 
     async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
         """Parse a typed line and run it (the console's way)."""
@@ -123,7 +127,7 @@ class Runner:
                 return r.error(verdict.message, quiet=verdict.quiet)
             if admitted is not None:
                 await admitted()
-            if cost != READS:
+            if cost not in (READS, FIND):
                 return await self._answer(command, actor, _guarded(progress), slash, server)
             holding = asyncio.create_task(self._hold(actor, token))
             try:
@@ -175,12 +179,14 @@ class Runner:
                         f"one. Start with {self.parser.example('read')} or "
                         f"{self.invocation}random."
                     )
-                step = self.neighbour(command.spec.name, last[0], prompt or last[1])
+                step = await self.neighbour(command.spec.name, last[0], prompt or last[1])
                 job = jobs.Job.read(step.address, step.prompt, edition=edition)
                 return await self.queued.read(job, actor, progress, server)
             case c.Page(address=address, page=number):
                 job = jobs.Job.draw(await self._resolve(address, actor), number, edition=edition)
                 return await self.queued.read(job, actor, progress, server)
+            case c.Find():
+                return await self.queued.find(command, actor, progress, server)
             case c.Hunt(prompt=prompt):
                 return await self.queued.hunt(
                     command, prompt or DEFAULT_PROMPT, actor, progress, server
@@ -221,6 +227,7 @@ class Runner:
                 return cr.bookmarks(command, found, whose, own, self.parser.example("bookmark"))
             case c.Unbookmark(name=name):
                 mark = await cat.bookmarks.remove(actor, name)
+                await self.keep(mark.address, f"bookmark:{mark.ref}", kept=False)
                 return r.note(f"Removed {mark.ref} (it stood for {mark.address}).")
             case (
                 c.ModQueue()
@@ -251,20 +258,37 @@ class Runner:
         """An address as checked by the parser, or the one a @bookmark names."""
         return await self.catalogue.bookmarks.resolve(where, actor)
 
-    def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
-        """A reading of the volume after ("next") or before ("prev") an address."""
+    async def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
+        """A reading of the volume after ("next") or before ("prev") an address; a found
+        volume's neighbour is again a found volume (a slip of its own, made from its slip)."""
+        delta = 1 if direction == "next" else -1
+        if is_handle(address):
+            there = (await asyncio.to_thread(self.slips.neighbour, address, delta)).handle
+            return self.parser.build("read", {"address": there, "prompt": prompt})
         here = parse_address(address)
         if direction == "prev" and here.index == 0:
             raise CommandError(f"{here} is the first volume of the library: none comes before it.")
-        there = here.neighbour(1 if direction == "next" else -1)
-        return self.parser.build("read", {"address": str(there), "prompt": prompt})
+        there = str(here.neighbour(delta))
+        return self.parser.build("read", {"address": there, "prompt": prompt})
+
+    @functools.cached_property
+    def slips(self) -> SlipStore:
+        """Where found volumes' slips are (docs/finding.md), opened when first needed."""
+        return open_store(self.settings)
+
+    async def keep(self, address: str, holder: str, kept: bool = True) -> None:
+        """Pin a found volume's slip while a discovery or bookmark (`holder`) names it, so the
+        store's cap never evicts it (kept False: unpin); an address needs nothing."""
+        if is_handle(address):
+            change = self.slips.pin if kept else self.slips.unpin
+            await asyncio.to_thread(change, address, holder)
 
     async def from_button(self, button: r.Button, clicker: Actor) -> Command:
         """The command a button under a reply stands for, when `clicker` clicks it."""
         match button.action:
             case r.PREV | r.NEXT:
                 prompt = await self.memory.prompt(button.prompt_key)
-                return self.neighbour(button.action, button.address, prompt)
+                return await self.neighbour(button.action, button.address, prompt)
             case r.READ:
                 prompt = await self.memory.prompt(button.prompt_key)
                 return self.parser.build("read", {"address": button.address, "prompt": prompt})
@@ -322,7 +346,15 @@ class Runner:
     ) -> r.Reply:
         cat = self.catalogue
         where = await self._resolve(address, actor)
-        mark, new = await cat.bookmarks.create(actor, name, where, WordFilter(server.filter_words))
+        holder = f"bookmark:@{name}"
+        await self.keep(where, holder)  # first: a found volume whose slip is gone is refused
+        try:
+            mark, new = await cat.bookmarks.create(
+                actor, name, where, WordFilter(server.filter_words)
+            )
+        except LibraryError:
+            await self.keep(where, holder, kept=False)
+            raise
         said = "now stands for" if new else "now points to"
         text = f"{mark.ref} {said} {mark.address}: {self.invocation}read {mark.ref}."
         if mark.status == PUBLISHED:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from babel_core import jobs
 from babel_core.edition import DEFAULT_PROMPT
@@ -37,13 +38,20 @@ VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verificati
 
 class Sharing:
     def __init__(
-        self, catalogue: Catalogue, client, queued: Queued, memory: Memory, parser: Parser
+        self,
+        catalogue: Catalogue,
+        client,
+        queued: Queued,
+        memory: Memory,
+        parser: Parser,
+        keep: Callable[[str, str], Awaitable[None]],
     ):
         self.catalogue = catalogue
         self.client = client
         self.queued = queued
         self.memory = memory
         self.parser = parser
+        self.keep = keep  # pins a found volume's slip for a discovery (runner.keep)
         self.verifying: set[asyncio.Task] = set()
 
     async def share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
@@ -86,6 +94,7 @@ class Sharing:
         else:
             said = f"Shared as {d.ref}; it waits for a moderator's review before others see it."
         if shared.new:
+            await self.keep(d.address, f"discovery:{d.ref}")
             task = asyncio.get_running_loop().create_task(self.verify(d.number, job))
             self.verifying.add(task)
             task.add_done_callback(self.verifying.discard)

@@ -31,7 +31,7 @@ from ..commands.runner import OOPS
 from .checks import NOT_HERE, channel_allowed, is_admin, is_moderator
 from .respond import EditThrottle, InteractionResponder, MessageResponder, Responder
 from .slash import PRIVATE
-from .ui import PromptModal, for_asker
+from .ui import AskModal, for_asker
 
 if TYPE_CHECKING:
     from .app import ShelfBot
@@ -159,19 +159,25 @@ class ShelfCog(commands.Cog, name="Shelf"):
         if interaction.message is not None:
             await interaction.message.delete()
 
-    async def ask_prompt(self, interaction: discord.Interaction, address: str) -> None:
-        """The "Read with another prompt" button: a modal asks for the prompt."""
+    async def ask(self, interaction: discord.Interaction, button: r.Button) -> None:
+        """ "Read with another prompt" and "Bookmark": a form asks for the prompt or name."""
         try:
             limit = self.bot.settings.max_prompt_chars
-            await interaction.response.send_modal(PromptModal(address, limit))
+            await interaction.response.send_modal(AskModal(button, limit))
         except discord.HTTPException as e:
-            log.warning("could not open the prompt modal (%s %s)", e.status, e.code)
+            log.warning("could not open a form (%s %s)", e.status, e.code)
 
-    async def submit_prompt(self, interaction: discord.Interaction, address: str, prompt: str):
+    async def submit(self, interaction: discord.Interaction, button: r.Button, text: str):
+        """The form's answer: a reading with that prompt, or a bookmark with that name."""
         responder = InteractionResponder(interaction, self.throttle, private=False)
         try:
             actor, _ = await self._place(interaction)
-            command = self.runner.parser.build("read", {"address": address, "prompt": prompt})
+            if button.action == r.AGAIN:
+                options = {"address": button.address, "prompt": text}
+                command = self.runner.parser.build("read", options)
+            else:
+                options = {"name": text, "address": button.address}
+                command = self.runner.parser.build("bookmark", options)
         except CommandError as e:
             await responder.show(r.error(str(e)))
             return
