@@ -8,6 +8,8 @@ command's cost (catalog/):
   and taken in one Lua script (atomic across processes). A slot is held by a token that lapses
   on its own, so a crashed process never locks anyone out for longer than a job's time limit;
   long work renews it.
+- a find (FIND) is the dearest: the same script with a cooldown and a slot of its own
+  (`find_cooldown_s`, one find in flight per person); it counts toward the server's jobs.
 - every other command is cheap, and shares a rate window: `commands_per_10s` per person per
   ten seconds (0: no limit). Only the first refusal in a window is worth an answer; the rest
   are `quiet`, so a person who spams gets one "slow down", not one per message.
