@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,7 +119,7 @@ class Stored:
     evicted: list[str] = field(default_factory=list)
 
 
-class SlipStore:
+class SlipStore(ABC):
     """The store's logic over a few primitives that FileSlips and S3Slips provide."""
 
     def __init__(self, cap_bytes: int):
@@ -218,35 +219,38 @@ class SlipStore:
             log.info("slip store: evicted %s%s (least recently used, unpinned)", PREFIX, hexes)
         return evicted
 
+    @abstractmethod
     def where(self, handle: str) -> str:
-        raise NotImplementedError
+        """Where the handle's slip lives, for people: a path or an s3:// URL."""
+        ...
 
     # -- primitives (names are relative: {hex}.slip, pins/…, used/…)
 
-    def _write(self, name: str, data: bytes) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _write(self, name: str, data: bytes) -> None: ...
 
-    def _read(self, name: str) -> bytes | None:
-        raise NotImplementedError
+    @abstractmethod
+    def _read(self, name: str) -> bytes | None: ...
 
-    def _size(self, name: str) -> int | None:
-        raise NotImplementedError
+    @abstractmethod
+    def _size(self, name: str) -> int | None: ...
 
-    def _delete(self, name: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _delete(self, name: str) -> None: ...
 
+    @abstractmethod
     def _list(self, prefix: str) -> list[tuple[str, int, float]]:
         """(name, size, modified) of everything under the prefix."""
-        raise NotImplementedError
+        ...
 
-    def _used(self, hexes: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _used(self, hexes: str) -> None: ...
 
-    def _forget_use(self, hexes: str) -> None:
-        pass
+    def _forget_use(self, hexes: str) -> None:  # noqa: B027 (files keep their use in mtime)
+        """Forget a deleted slip's last use, where it is kept apart from the slip."""
 
-    def _last_uses(self) -> dict[str, float]:
-        raise NotImplementedError
+    @abstractmethod
+    def _last_uses(self) -> dict[str, float]: ...
 
 
 def _holder(holder: str) -> str:

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from abc import ABC, abstractmethod
 
 import discord
 
@@ -67,14 +68,14 @@ def _gone(error: discord.HTTPException) -> bool:
     return error.status in (401, 404)
 
 
-class Responder:
+class Responder(ABC):
     """What every responder offers the runner and the front end."""
 
     channel_id: int
     throttle: EditThrottle
     message: discord.Message | None = None
 
-    async def acknowledge(self) -> None:
+    async def acknowledge(self) -> None:  # noqa: B027 (a typed message needs no acknowledgement)
         """The command goes ahead: show that it is being worked on."""
 
     async def progress(self, reply: r.Reply) -> None:
@@ -91,8 +92,8 @@ class Responder:
         except Exception:
             log.exception("could not answer")
 
-    async def _show(self, reply: r.Reply) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def _show(self, reply: r.Reply) -> None: ...
 
 
 class MessageResponder(Responder):
