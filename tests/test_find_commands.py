@@ -62,7 +62,9 @@ async def test_a_shared_or_bookmarked_found_volume_keeps_its_slip(shelf, library
     assert store.pins(handle) == {f"discovery:{d}", f"bookmark:@{name}"}
     await core.handle(f"unbookmark {name}", me)
     assert store.pins(handle) == {f"discovery:{d}"}
-    await core.settle()
+    await core.settle()  # a worker read the found volume again, from its slip
+    shown = await core.handle(f"show {d}", person())
+    assert {f.name: f.value for f in shown.fields}["Verified"] == "verified ✓"
 
 
 async def test_a_find_has_its_own_cooldown_and_clear_mistakes(shelf, library):
