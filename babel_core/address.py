@@ -388,3 +388,31 @@ def about_numbers(param_count: int) -> dict:
         "near_wing_hexagon_chars": NEAR_WING_HEXAGON_CHARS,
         "near_wing_volumes": PER_HEXAGON * 36**NEAR_WING_HEXAGON_CHARS,
     }
+
+
+# Handles. A found volume's full address lives in a call slip kept in the slip store
+# (slipstore.py); its handle, `slip:` and 12 hex digits derived from the slip's content, names
+# it wherever an address is accepted. Canonical addresses never start with `slip:`.
+PREFIX = "slip:"
+HEX = 12  # hex digits in a handle
+_HANDLE = re.compile(r"\s*slip:([0-9a-f]{12})\s*", re.IGNORECASE)
+
+
+class HandleError(LibraryError, ValueError):
+    """Text that starts like a handle but is not one; the message shows a valid one."""
+
+
+def is_handle(text: str) -> bool:
+    """Whether the text is meant as a handle (it starts with `slip:`)."""
+    return text.strip().lower().startswith(PREFIX)
+
+
+def parse_handle(text: str) -> str:
+    """The canonical handle (`slip:` and 12 lowercase hex digits), or HandleError."""
+    m = _HANDLE.fullmatch(text)
+    if m is None:
+        raise HandleError(
+            f"{text.strip()[:40]!r} is not a handle: a found volume's handle is slip: and 12 "
+            "hex digits, such as slip:3fa2c1d9e0b7"
+        )
+    return PREFIX + m.group(1).lower()

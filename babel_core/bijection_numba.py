@@ -107,19 +107,39 @@ def build_weights(edition: Edition, head: np.ndarray, out: np.ndarray) -> None:
 
 def phi(edition: Edition, a: np.ndarray) -> np.ndarray:
     a = np.asarray(a, dtype=np.int64)
-    h, t1 = a[:HEAD], np.empty(len(a) - HEAD, dtype=np.int64)
+    out = np.empty(len(a), dtype=np.int64)  # the tail is written in place: no concatenation
+    h, t1 = a[:HEAD], out[HEAD:]
     kg = np.uint64(ref.key(edition, "G"))
     d1, d2 = _round_and_digest(a[HEAD:], np.uint64(ref.key(edition, "F1", h)), False, kg, t1)
-    h1 = (h + ref.expand(edition, int(d1), int(d2))) % N
+    out[:HEAD] = h1 = (h + ref.expand(edition, int(d1), int(d2))) % N
     _round(t1, np.uint64(ref.key(edition, "F2", h1)), False)
-    return np.concatenate([h1, t1])
+    return out
 
 
 def phi_inverse(edition: Edition, m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.int64)
-    h1, t1 = m[:HEAD], np.empty(len(m) - HEAD, dtype=np.int64)
+    out = np.empty(len(m), dtype=np.int64)
+    h1, t1 = m[:HEAD], out[HEAD:]
     kg = np.uint64(ref.key(edition, "G"))
     d1, d2 = _round_and_digest(m[HEAD:], np.uint64(ref.key(edition, "F2", h1)), True, kg, t1)
-    h = (h1 - ref.expand(edition, int(d1), int(d2))) % N
+    out[:HEAD] = h = (h1 - ref.expand(edition, int(d1), int(d2))) % N
     _round(t1, np.uint64(ref.key(edition, "F1", h)), True)
-    return np.concatenate([h, t1])
+    return out
+
+
+def build_weights_full(edition: Edition, a: np.ndarray, out: np.ndarray) -> None:
+    """Write grid(Φ(a)) for a full digit vector (a call slip's) into `out` (P float32s).
+
+    The same two passes as a short address's build: T1 = T + F1(H) and its digest, kept as
+    uint32 in the output's own memory, then grid(T1 + F2(H1)) in place. No int64 temporaries:
+    0.3 s for t5-small instead of 0.9 s for phi() and a table lookup.
+    """
+    assert out.shape == (edition.param_count,) and out.dtype == np.float32
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    h, tail = a[:HEAD], out[HEAD:]
+    t1 = tail.view(np.uint32)
+    kg = np.uint64(ref.key(edition, "G"))
+    d1, d2 = _round_and_digest(a[HEAD:], np.uint64(ref.key(edition, "F1", h)), False, kg, t1)
+    h1 = (h + ref.expand(edition, int(d1), int(d2))) % N
+    out[:HEAD] = (h1 - ZERO).astype(np.float32) / np.float32(SCALE)
+    _build_tail(t1, np.uint64(ref.key(edition, "F2", h1)), tail)

@@ -102,8 +102,7 @@ def fill_weights(edition: Edition, out: torch.Tensor, volume: Address | np.ndarr
     elif cpu:
         from . import bijection_numba
 
-        m = bijection_numba.phi(edition, volume)
-        out.copy_(torch.from_numpy(grid.digits_to_weights_np(m)))
+        bijection_numba.build_weights_full(edition, volume, out.numpy())
     else:
         from . import bijection_torch
 

@@ -4,6 +4,7 @@
     shelf random [PROMPT…]            open a random volume   shelf about
     shelf locate CHECKPOINT [--slip OUT]                     shelf save ADDRESS FOLDER
     shelf hunt [COUNT] [PROMPT…] [--score NAME] [--top K]    read many, show the best
+    shelf find PROMPT ANSWER [--pair P A]... [--pairs FILE.jsonl] [--steps N] [--seed S]
     shelf worker [--device cuda]      serve jobs from the queue
 
 A run is: parse the arguments (each option's type checks its value), read the settings
@@ -23,7 +24,15 @@ from contextlib import contextmanager
 from . import cli_checks as checks
 from . import cli_show as show
 from .address import random_address
-from .edition import DEFAULT_MAX_TOKENS, DEFAULT_PROMPT, EDITIONS, MAX_TOKENS_CAP, get_edition
+from .edition import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_PROMPT,
+    EDITIONS,
+    FIND_DEFAULT_STEPS,
+    FIND_MAX_STEPS,
+    MAX_TOKENS_CAP,
+    get_edition,
+)
 from .jobs import HUNT_TOP_CAP, SEED_LIMIT, SEED_RULE
 from .settings import MAX_BATCH, Settings
 
@@ -142,6 +151,32 @@ def cmd_hunt(args) -> int:
     return 0
 
 
+def cmd_find(args) -> int:
+    """Find the volume that reads each prompt's answer, store its slip, print its place."""
+    from .slipstore import open_store
+
+    edition = get_edition(args.edition)
+    store = open_store(args.settings)
+    with progress("opening the library"):
+        from .find import check_pairs, find
+
+        pairs = check_pairs(edition, args.pairs_given)
+    steps = "{desc} {n_fmt}/{total_fmt} steps {bar} {elapsed} {postfix}"
+    with progress("finding", total=args.steps, bar_format=steps) as bar:
+
+        def tick(p) -> None:
+            bar.set_postfix_str(f"loss {p.loss:.3g} · {p.right}/{p.pairs} right", refresh=False)
+            bar.update(p.step - bar.n)
+
+        found = find(
+            edition, pairs, steps=args.steps, seed=args.seed, device=args.device, on_progress=tick
+        )
+    with progress("writing the call slip"):
+        stored = store.put(edition, found.location.digits)
+    show.found(args, edition, found, stored)
+    return 0
+
+
 def cmd_about(args) -> int:
     show.about(args, get_edition(args.edition))
     return 0
@@ -229,7 +264,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     parser = checks.Parser(prog="shelf", description="The Model Library of Babel.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("read", parents=[common], help="read the volume at an address")
-    p.add_argument("address", nargs="?", help="e.g. babel-w3-s2-v17 or babel:3:2:17")
+    p.add_argument(
+        "address", nargs="?", help="e.g. babel-w3-s2-v17, babel:3:2:17, or a handle slip:…"
+    )
     _prompt(p)
     p.add_argument("--slip", help="read the full address in this call slip file")
     p.set_defaults(handler=cmd_read, prepare=checks.check_read)
@@ -242,7 +279,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     _force(p, "a slip file")
     p.set_defaults(handler=cmd_locate, prepare=checks.check_locate)
     p = sub.add_parser("save", parents=[common], help="save a volume as a transformers folder")
-    p.add_argument("address")
+    p.add_argument("address", help="an address, or a found volume's handle slip:…")
     p.add_argument("folder")
     _force(p, "the files of a volume")
     p.set_defaults(handler=cmd_save, prepare=checks.check_save)
@@ -274,6 +311,30 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
         help="volumes read at once (default BABEL_WORKER_BATCH)",
     )
     p.set_defaults(handler=cmd_hunt, prepare=checks.check_hunt)
+    p = sub.add_parser(
+        "find",
+        parents=[common],
+        help="find the volume whose reading of each prompt is its answer (docs/finding.md)",
+    )
+    p.add_argument("prompt", nargs="?", help="what to ask the volume")
+    p.add_argument("answer", nargs="?", help="what it must read: exactly this, then eos")
+    p.add_argument(
+        "--pair", nargs=2, action="append", metavar=("PROMPT", "ANSWER"), help="one more pair"
+    )
+    p.add_argument("--pairs", metavar="FILE", help='JSON Lines: {"prompt": ..., "answer": ...}')
+    p.add_argument(
+        "--steps",
+        type=checks.bounded("a find takes {low} to {high} steps", 1, FIND_MAX_STEPS),
+        default=FIND_DEFAULT_STEPS,
+        help=f"training steps at most (default {FIND_DEFAULT_STEPS}, at most {FIND_MAX_STEPS})",
+    )
+    p.add_argument(
+        "--seed",
+        type=checks.bounded(SEED_RULE, 0, SEED_LIMIT - 1),
+        default=0,
+        help="the draw to start from (default 0)",
+    )
+    p.set_defaults(handler=cmd_find, prepare=checks.check_find)
     p = sub.add_parser("about", parents=[common], help="how big the library is")
     p.set_defaults(handler=cmd_about)
     p = sub.add_parser(

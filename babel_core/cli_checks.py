@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .address import AddressError, parse_address, reachable, volumes_of
+from .address import AddressError, is_handle, parse_address, parse_handle, reachable, volumes_of
 from .edition import DEFAULT_PROMPT, Edition, get_edition
 from .errors import LibraryError
 from .settings import DEVICES
@@ -242,9 +242,67 @@ def check_read(args) -> None:
     elif not args.address:
         raise AddressError("which volume? give an address such as babel-w3-s2-v17, or --slip FILE")
     else:
-        args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
-        args.where = str(args.target)
+        args.target, args.where = volume_target(args, edition)
     args.prompt = check_prompt(edition, words)
+    check_device(args.device)
+
+
+def volume_target(args, edition: Edition):
+    """(what a reader builds, its name) for an address or a found volume's handle. A handle's
+    digits come from the slip store, and its edition is its slip's (unless --edition says)."""
+    if not is_handle(args.address):
+        address = reachable(parse_address(args.address, volumes_of(edition.param_count)))
+        return address, str(address)
+    from .slipstore import open_store
+
+    handle = parse_handle(args.address)
+    given = edition if args.edition_given else None
+    slip_edition, digits = open_store(args.settings).load(handle, given)
+    args.edition = slip_edition.name
+    return digits, handle
+
+
+def check_find(args) -> None:
+    """The pairs: PROMPT ANSWER, each --pair, then each line of --pairs (a bad line named).
+    Their token limits are find.check_pairs's, in the handler (they need the vocabulary)."""
+    import json
+
+    pairs = []
+    if args.prompt is not None:
+        if args.answer is None:
+            raise UsageError(
+                f"the prompt {args.prompt!r} needs its answer: shelf find PROMPT ANSWER"
+            )
+        pairs.append((args.prompt, args.answer))
+    pairs += [tuple(p) for p in args.pair or ()]
+    if args.pairs:
+        path = check_input_file(args.pairs, "pairs file")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(
+                f"cannot read {args.pairs}: {getattr(e, 'strerror', None) or e}"
+            ) from e
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                pair = (item["prompt"], item["answer"])
+                if not all(isinstance(t, str) for t in pair):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                raise UsageError(
+                    f'{args.pairs} line {n}: expected {{"prompt": "...", "answer": "..."}}, '
+                    f"got {line.strip()[:60]!r}"
+                ) from None
+            pairs.append(pair)
+    if not pairs:
+        raise UsageError(
+            "what should the volume answer? shelf find PROMPT ANSWER, --pair PROMPT ANSWER, "
+            "or --pairs FILE.jsonl"
+        )
+    args.pairs_given = pairs
     check_device(args.device)
 
 
@@ -255,8 +313,7 @@ def check_random(args) -> None:
 
 def check_save(args) -> None:
     """The volume, and a folder that can take it: both before the model is built."""
-    edition = get_edition(args.edition)
-    args.target = reachable(parse_address(args.address, volumes_of(edition.param_count)))
+    args.target, args.where = volume_target(args, get_edition(args.edition))
     check_output_folder(args.folder, args.force)
     check_device(args.device)
 

@@ -94,6 +94,61 @@ def located(args, edition: Edition, found) -> None:
     )
 
 
+def found(args, edition: Edition, found, stored) -> None:
+    """`shelf find`: locate's report, the readings, the slip's place and its handle."""
+    a, loc = found.location.address, found.location
+    if args.json:
+        info = {
+            "edition": edition.id,
+            "handle": stored.handle,
+            "slip": stored.where,
+            "address": str(a),
+            "wall": a.wall,
+            "shelf": a.shelf,
+            "volume": a.volume,
+            "hexagon_chars": a.hexagon_chars,
+            "hexagon_head": a.hexagon_head,
+            "hexagon_tail": a.hexagon_tail,
+            "clamped": loc.clamped,
+            "max_rounding_error": loc.max_rounding_error,
+            "steps": found.steps,
+            "loss": found.loss,
+            "seed": found.seed,
+            "checks": found.checks,
+            "seconds": found.seconds,
+            "evicted": stored.evicted,
+            "readings": [
+                {"prompt": p.prompt, "answer": p.answer, **r.to_dict()}
+                for p, r in zip(found.pairs, found.readings, strict=True)
+            ],
+        }
+        print(json.dumps(info, ensure_ascii=False))
+        return
+    print(f"found in the {edition.id} library: {a}")
+    print(
+        f"wall {a.wall}, shelf {a.shelf}, volume {a.volume}; "
+        f"the hexagon's name has {a.hexagon_chars:,} characters"
+    )
+    print(
+        f"{loc.clamped:,} weights clamped to [-100, 100]; "
+        f"largest rounding error {loc.max_rounding_error:.3g}"
+    )
+    print(
+        f"{len(found.pairs)} {'pair' if len(found.pairs) == 1 else 'pairs'} answered exactly "
+        f"after {found.steps} steps (loss {found.loss:.3g}, seed {found.seed}) in "
+        f"{found.seconds['total']:.1f} s:"
+    )
+    for p, r in zip(found.pairs, found.readings, strict=True):
+        print(f"  {p.prompt!r} → {r.text!r}")
+    print(f"call slip: {stored.where}")
+    first = found.pairs[0].prompt
+    print(f"handle: {stored.handle}   read it: shelf read {stored.handle} {json.dumps(first)}")
+    for handle in stored.evicted:
+        print(
+            f"note: the slip store was full; {handle} (unpinned, least recently used) was evicted"
+        )
+
+
 def warm_rate(done: list[tuple[int, float]]) -> float | None:
     """Volumes per second after the first job, from (volumes, time) after each job; None
     for a hunt of one job, whose only measure is its start-up."""

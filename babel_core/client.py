@@ -33,9 +33,9 @@ import redis
 
 from . import keys, metrics
 from .errors import LibraryError
-from .jobs import CANCELLED, Job, Result
+from .jobs import CANCELLED, FIND, Job, Result
 from .lanes import enqueue_call
-from .queue_scripts import CANCEL, ENQUEUE, HAND_BACK_IDLE_MS, POSITION
+from .queue_scripts import CANCEL, CANCEL_RUNNING, ENQUEUE, HAND_BACK_IDLE_MS, POSITION
 from .redis_conn import QueueUnreachable
 from .settings import Settings
 
@@ -83,6 +83,12 @@ class Progress:
     job_id: str
     position: int  # 0: a worker is reading it; n: n-th in line; -1: answered just now
     workers: int  # workers alive (0: the job waits until one starts)
+    # a find being run (its worker reports about once a second; 0 / None before the first)
+    step: int = 0  # training steps taken
+    steps: int = 0  # the step cap
+    loss: float | None = None
+    right: int = 0  # pairs answered right (teacher forced)
+    pairs: int = 0
 
 
 ProgressCallback = Callable[[Progress], Awaitable[None] | None]
@@ -102,6 +108,7 @@ class LibraryClient:
         self._enqueue = redis_async.register_script(ENQUEUE)
         self._position = redis_async.register_script(POSITION)
         self._cancel = redis_async.register_script(CANCEL)
+        self._cancel_running = redis_async.register_script(CANCEL_RUNNING)
         self._jobs: dict[str, Job] = {}  # submitted here and not yet answered
         self._events: dict[str, set[asyncio.Event]] = {}
         self._listener: asyncio.Task | None = None
@@ -221,12 +228,14 @@ class LibraryClient:
         return int(await self._retrying(lambda: self._position_now(job_id)))
 
     async def withdraw(self, job_id: str, requester: str) -> str:
-        """Withdraw the requester's own job if no worker is reading it: WITHDRAWN, or why not
-        (NOT_QUEUED, NOT_YOURS, BEING_READ), for the front end to say what is true.
+        """Withdraw the requester's own job if no worker is reading it, or if it is a find being
+        run: WITHDRAWN, or why not (NOT_QUEUED, NOT_YOURS, BEING_READ), for the front end to say
+        what is true.
 
         A job others are also waiting for keeps its place for them; the requester stops being
         one of its waiters. A job nobody else waits for leaves the queue and its waiters get a
-        CANCELLED result.
+        CANCELLED result; a find being run is stopped by its worker at its next step, which
+        answers CANCELLED.
         """
         job = self._jobs.get(job_id)
         cancelled = Result.failure(
@@ -247,6 +256,13 @@ class LibraryClient:
             )
         )
         outcome = _CANCEL_CODES[int(code)]
+        if outcome == BEING_READ and await self._retrying(
+            lambda: self._cancel_running(
+                keys=[keys.inflight(job_id), keys.waiters(job_id), keys.JOBS, keys.cancel(job_id)],
+                args=[keys.GROUP, requester, keys.ERROR_TTL_S],
+            )
+        ):
+            outcome = WITHDRAWN  # a find: its worker stops at the next step, answers CANCELLED
         if outcome == WITHDRAWN:
             self._jobs.pop(job_id, None)
         return outcome
@@ -373,7 +389,25 @@ class LibraryClient:
     async def _progress(self, job_id: str) -> Progress:
         position = await self._position_now(job_id)
         since = time.time() - keys.HEARTBEAT_TTL_S
-        return Progress(job_id, position, int(await self.r.zcount(keys.WORKERS, since, "+inf")))
+        workers = int(await self.r.zcount(keys.WORKERS, since, "+inf"))
+        job = self._jobs.get(job_id)
+        if position != 0 or (job is not None and job.kind != FIND):
+            return Progress(job_id, position, workers)
+        report = {
+            _text(k): _text(v) for k, v in (await self.r.hgetall(keys.progress(job_id))).items()
+        }
+        if not report:
+            return Progress(job_id, position, workers)
+        return Progress(
+            job_id,
+            position,
+            workers,
+            step=int(report.get("step", 0)),
+            steps=int(report.get("steps", 0)),
+            loss=float(report["loss"]) if "loss" in report else None,
+            right=int(report.get("right", 0)),
+            pairs=int(report.get("pairs", 0)),
+        )
 
     async def _listen(self) -> None:
         """Start the notice listener if it is not running, from the stream's current end."""

@@ -12,7 +12,15 @@ The worker (worker.py) moves jobs between Redis and this desk; the desk only rea
 - a hunt job's volumes are read together too, with those of the other hunt jobs the worker
   took on the same reading (hunt.read_jobs), and so are an expedition's;
 - a page job loads its volume like a lone reading (so a page of a volume just read needs no
-  build) and draws the page (page.py) into `Result.png`.
+  build) and draws the page (page.py) into `Result.png`;
+- a find job (find.py) trains, checks and locates a volume on the worker's device, puts its
+  slip into the slip store (slipstore.py) and answers its handle, place and readings. While it
+  runs it writes its progress to `keys.progress(id)` about once a second and stops at the next
+  step when it is cancelled (`keys.cancel(id)`), past BABEL_FIND_TIMEOUT_S, or when the worker
+  stops (the job is then handed back, and another worker finds the same volume again).
+
+An address may be a found volume's handle (`slip:…`): its digits come from the slip store and
+the volume is built from them (bijection_numba.build_weights_full).
 
 Any error on a job (a refusal, out of memory, a bug) becomes that job's error answer, in words
 for the person who asked. Nothing here imports transformers: a worker starts in seconds.
@@ -21,6 +29,7 @@ for the person who asked. Nothing here imports transformers: a worker starts in 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import secrets
@@ -33,22 +42,27 @@ from typing import TYPE_CHECKING
 import redis
 
 from . import keys, metrics
-from .address import parse_address
+from .address import is_handle, parse_address
 from .cache import RedisWeights, VolumeLRU, weights_tier
 from .edition import get_edition
 from .errors import LibraryError
 from .hunt import read_job, read_jobs
 from .jobs import (
+    CANCELLED,
     FAILED,
     HUNT_CHUNK,
     HUNT_TOP_CAP,
     MEMORY,
     MISS,
+    NOT_FOUND,
     REFUSED,
     SEED_LIMIT,
+    TIMEOUT,
     VOLUME,
     WEIGHTS,
+    FoundVolume,
     Job,
+    PairReading,
     Result,
 )
 from .page import draw_page
@@ -61,6 +75,19 @@ if TYPE_CHECKING:  # imported on first use: torch and numba load only when a job
 log = logging.getLogger(__name__)
 
 _IMPORT_LOCK = threading.Lock()  # torch's lazy imports are not safe from two threads at once
+PROGRESS_EVERY_S = 1.0  # a find writes its progress (and looks for a cancel) this often
+
+
+class _HandBack(LibraryError):
+    """The worker is stopping: leave the find in hand, to be handed back."""
+
+
+class _Stop(LibraryError):
+    """A find stopped early; `kind` and the message become its answer."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 class Desk:
@@ -86,6 +113,27 @@ class Desk:
         self._readers: dict[str, FastReader] = {}
         self._weights: dict[str, RedisWeights | None] = {}  # edition id -> tier, if on
         self._loaded: dict[str, str] = {}  # edition id -> address in row 0 of its reader
+        self._slips = None  # the slip store, opened on first use (slipstore.open_store)
+
+    @property
+    def slips(self):
+        if self._slips is None:
+            from .slipstore import open_store
+
+            self._slips = open_store(self.settings)
+        return self._slips
+
+    def volume(self, edition_id: str, address: str):
+        """What FastReader.build takes for an address: a short Address, or a handle's digits."""
+        if not is_handle(address):
+            return parse_address(address)
+        from .slipstore import SlipMissing
+
+        try:
+            return self.slips.load(address, get_edition(edition_id))[1]
+        except SlipMissing:
+            self._forget_found([address])
+            raise
 
     def reader(self, edition_id: str) -> FastReader:
         """The edition's FastReader, made (and the weights tier decided) on first use."""
@@ -161,7 +209,7 @@ class Desk:
         try:
             self._before(bundle)
             fast = self._rows_for(edition_id)
-            fast.build([parse_address(d.job.address) for d in bundle])
+            fast.build([self.volume(edition_id, d.job.address) for d in bundle])
             metrics.VOLUMES_BUILT.labels(edition_id).inc(len(bundle))
             built = time.perf_counter()
             readings = fast.read_built(job.prompt, job.max_tokens)
@@ -237,7 +285,7 @@ class Desk:
         return how, time.perf_counter() - start
 
     def _build(self, fast: FastReader, address: str) -> None:
-        fast.build([parse_address(address)])
+        fast.build([self.volume(fast.edition.id, address)])
         metrics.VOLUMES_BUILT.labels(fast.edition.id).inc()
 
     def page(self, d: Delivery) -> Result:
@@ -268,6 +316,107 @@ class Desk:
             return self.failed([d], e)[0]
         finally:
             self.current = None
+
+    # -- finds
+
+    def find(self, d: Delivery) -> Result | None:
+        """A find job's answer (or None when the worker is stopping: the job is handed back)."""
+        from .find import NotFound
+        from .find import find as run_find
+
+        job, start = d.job, time.perf_counter()
+        self.current = ([d], start)
+        edition = get_edition(job.edition)
+        limit = self.settings.find_timeout_s
+        last = [0.0]
+
+        def progress(p) -> None:
+            if self.stop.is_set():
+                raise _HandBack
+            now = time.perf_counter()
+            if now - start > limit:
+                message = f"the find took longer than {limit:g} s; try fewer pairs or steps"
+                raise _Stop(TIMEOUT, message)
+            if now - last[0] >= PROGRESS_EVERY_S:
+                last[0] = now
+                if self._report(d, p):
+                    raise _Stop(CANCELLED, f"cancelled while finding, at step {p.step}")
+
+        try:
+            self._before([d])
+            found = run_find(
+                edition,
+                job.pairs,
+                steps=job.steps,
+                seed=job.seed,
+                device=self.device,
+                on_progress=progress,
+                reader=self._rows_for(edition.id),  # its row 0 reads the rounded volume
+            )
+            stored = self.slips.put(edition, found.location.digits)
+            self._forget_found(stored.evicted)
+            self._remember_found(stored.handle, d.job_id)
+            return Result(
+                d.job_id,
+                job,
+                True,
+                worker=self.name,
+                device=self.device,
+                timings={"queued": _queued(d), **found.seconds, "total": _since(start)},
+                finished_at=time.time(),
+                found=found_volume(stored.handle, found),
+            )
+        except _HandBack:
+            return None
+        except _Stop as e:
+            return self.failure(d, e.kind, str(e))
+        except NotFound as e:
+            return self.failure(d, NOT_FOUND, str(e))
+        except Exception as e:
+            return self.failed([d], e)[0]
+        finally:
+            self.current = None
+            with contextlib.suppress(redis.RedisError, OSError):
+                self.r.delete(keys.progress(d.job_id), keys.cancel(d.job_id))
+
+    def _report(self, d: Delivery, p) -> bool:
+        """Write a find's progress for its waiting clients; True if it has been cancelled."""
+        pipe = self.r.pipeline(transaction=False)
+        pipe.hset(
+            keys.progress(d.job_id),
+            mapping={
+                "step": p.step,
+                "steps": p.steps,
+                "loss": repr(p.loss),
+                "right": p.right,
+                "pairs": p.pairs,
+                "checks": p.checks,
+                "worker": self.name,
+                "at": time.time(),
+            },
+        )
+        pipe.expire(keys.progress(d.job_id), keys.PROGRESS_TTL_S)
+        pipe.exists(keys.cancel(d.job_id))
+        try:
+            return bool(pipe.execute()[-1])
+        except (redis.RedisError, OSError) as e:  # progress is a courtesy: the find goes on
+            log.debug("find %s: progress not written (%s)", d.job_id, e)
+            return False
+
+    def _remember_found(self, handle: str, job_id: str) -> None:
+        with contextlib.suppress(redis.RedisError, OSError):
+            self.r.set(keys.found(handle), job_id, ex=self.settings.reading_ttl_s)
+
+    def _forget_found(self, handles: list[str]) -> None:
+        """Slips that left the store: drop the find answers naming them, so that asking the
+        same find again finds the volume again instead of answering a handle with no slip."""
+        for handle in handles:
+            try:
+                job_id = self.r.getdel(keys.found(handle))
+                if job_id is not None:
+                    self.r.delete(keys.result(job_id.decode()))
+            except (redis.RedisError, OSError) as e:
+                log.warning("could not forget the find answer of %s (%s)", handle, e)
 
     # -- hunts and expeditions
 
@@ -419,6 +568,36 @@ class Desk:
 
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def found_volume(handle: str, found) -> FoundVolume:
+    """The job protocol's record of a find.Found stored under `handle`."""
+    a, loc = found.location.address, found.location
+    return FoundVolume(
+        handle=handle,
+        address=str(a),
+        wall=a.wall,
+        shelf=a.shelf,
+        volume=a.volume,
+        hexagon_chars=a.hexagon_chars,
+        hexagon_head=a.hexagon_head,
+        hexagon_tail=a.hexagon_tail,
+        clamped=loc.clamped,
+        max_rounding_error=loc.max_rounding_error,
+        steps=found.steps,
+        loss=found.loss,
+        checks=found.checks,
+        readings=[
+            PairReading(
+                p.prompt, p.answer, r.text, list(r.token_ids), r.fingerprint, r.stopped_at_eos
+            )
+            for p, r in zip(found.pairs, found.readings, strict=True)
+        ],
+    )
+
+
+def _since(start: float) -> float:
+    return round(time.perf_counter() - start, 4)
 
 
 def _queued(d: Delivery) -> float:

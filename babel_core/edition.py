@@ -28,6 +28,11 @@ PROMPT_TOKENS = MAX_PROMPT_TOKENS - 1  # a prompt's own tokens, at most
 PROMPT_CHARS = 8 * MAX_PROMPT_TOKENS  # 4,096: longer text is refused before it is tokenized
 PAGES = 410  # pages per volume, as in Borges's books (babel_core/page.py draws them)
 
+# Finds (docs/finding.md), the same in every edition.
+FIND_MAX_PAIRS = 100  # prompt-answer pairs in one find
+FIND_MAX_STEPS = 5000  # training steps one find may be given
+FIND_DEFAULT_STEPS = 500  # the step cap when none is asked for
+
 
 @dataclass(frozen=True)
 class Vocab:

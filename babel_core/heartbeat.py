@@ -8,9 +8,12 @@ A thread beside the worker's loop, with its own Redis connection, every claim_id
   live workers for the metrics;
 - resets the idle time of the jobs in hand, so that no other worker reclaims them while this
   one is alive and reading;
-- answers a job that runs past settings.job_timeout_s with a timeout error (the person who
-  asked hears at once), and with exit_on_hang ends a process whose read never returns, so
-  that its jobs are reclaimed by another worker.
+- answers a job that runs past settings.job_timeout_s (a find: settings.find_timeout_s) with
+  a timeout error (the person who asked hears at once), and with exit_on_hang ends a process
+  whose job never returns, so that its jobs are reclaimed by another worker.
+
+A find holds its worker for minutes; the heartbeat keeps its entry's idle time at zero all
+along, so no other worker reclaims it while this one is alive (tests/test_find.py).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from . import keys, metrics
-from .jobs import TIMEOUT
+from .jobs import FIND, TIMEOUT
 from .queue import Delivery, Queue
 
 if TYPE_CHECKING:  # the worker imports this module
@@ -83,10 +86,16 @@ def watch(worker: Worker, queue: Queue, deliveries: list[Delivery], since: float
     running = time.perf_counter() - since
     limit = worker.settings.job_timeout_s
     for d in deliveries:
+        finding = d.job is not None and d.job.kind == FIND
+        limit = worker.settings.find_timeout_s if finding else worker.settings.job_timeout_s
         if running > limit and d.handle not in worker.timed_out:
             worker.timed_out.add(d.handle)
             log.error("job %s ran past %g s; answering it with a timeout", d.job_id, limit)
-            message = f"reading this volume took longer than {limit:g} s; try fewer tokens"
+            message = (
+                f"the find took longer than {limit:g} s; try fewer pairs or steps"
+                if finding
+                else f"reading this volume took longer than {limit:g} s; try fewer tokens"
+            )
             queue.finish(d, worker.desk.failure(d, TIMEOUT, message))
     if worker.exit_on_hang and running > 2 * limit + 30:
         log.critical("worker %s is stuck on job %s; exiting", worker.name, deliveries[0].job_id)

@@ -11,7 +11,11 @@ from, or replaces, the stored reading. A `hunt` job is one chunk of a hunt (babe
 `volumes` volumes drawn from (`seed`, `chunk`), scored by `score`, the best `top` kept; its id
 covers all of these, so running it twice gives the same answer. A `page` job (`Job.draw`)
 asks for a picture of one of a volume's 410 pages of weights: drawn where volumes are built,
-it comes back as `Result.png` and is cached like a reading. Errors travel as results whose
+it comes back as `Result.png` and is cached like a reading. A `find` job (`Job.find`) trains a
+volume that reads each prompt's answer and locates it (babel_core/find.py); its answer,
+`Result.found`, carries the found volume's handle (`slip:…`, its slip in the slip store), its
+place and its readings; its id covers the pairs, the step cap and the seed. Wherever a job
+takes an address it also takes such a handle. Errors travel as results whose
 `error` is written for the person who asked. docs/worker.md describes how a job flows through
 Redis; docs/hunting.md how a hunt is split.
 """
@@ -24,11 +28,14 @@ import random
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .address import parse_address, random_address, volumes_of
+from .address import is_handle, parse_address, parse_handle, random_address, volumes_of
 from .edition import (
     DEFAULT_EDITION,
     DEFAULT_MAX_TOKENS,
     DEFAULT_PROMPT,
+    FIND_DEFAULT_STEPS,
+    FIND_MAX_PAIRS,
+    FIND_MAX_STEPS,
     MAX_TOKENS_CAP,
     PAGES,
     PROMPT_CHARS,
@@ -39,8 +46,8 @@ from .errors import LibraryError
 
 PROTOCOL = 1  # bump when a job's meaning changes: old ids then never match new ones
 
-READ, RANDOM, HUNT, PAGE = "read", "random", "hunt", "page"
-KINDS = (READ, RANDOM, HUNT, PAGE)  # the kinds workers serve
+READ, RANDOM, HUNT, PAGE, FIND = "read", "random", "hunt", "page", "find"
+KINDS = (READ, RANDOM, HUNT, PAGE, FIND)  # the kinds workers serve
 HUNT_CHUNK = 32  # volumes per hunt job: the unit several workers share a hunt by
 HUNT_TOP_CAP = 10  # the most results a hunt (and each of its jobs) keeps
 SEED_LIMIT = 2**63  # hunt seeds are 0 .. SEED_LIMIT - 1
@@ -58,16 +65,28 @@ TIMEOUT = "timeout"  # the job ran past the per-job time limit
 MEMORY = "memory"  # the worker ran out of memory on this job
 FAILED = "failed"  # an unexpected error in the worker (logged there)
 DEAD = "dead-letter"  # every worker that took the job died with it
-CANCELLED = "cancelled"  # its requester cancelled it before a worker took it
+CANCELLED = "cancelled"  # its requester cancelled it (a find: also while it ran)
+NOT_FOUND = "not-found"  # a find reached its step cap without a volume that answers
 
 
 class JobError(LibraryError, ValueError):
     """A job that cannot be made as asked (unknown kind, prompt too long, ...)."""
 
 
+def volume_name(text: str, param_count: int | None = None) -> str:
+    """An address written canonically, or a found volume's handle (`slip:` and 12 hex digits);
+    with `param_count`, an address must lie in that edition.
+
+    Canonical addresses are `hexagon-wW-sS-vV` and never start with `slip:`, so a handle and an
+    address never share a job id or a cache key."""
+    if is_handle(text):
+        return parse_handle(text)
+    return str(parse_address(text, volumes_of(param_count) if param_count else None))
+
+
 @dataclass(frozen=True)
 class Job:
-    """One request for the library. Build it with `Job.read`, `Job.random` or `Job.hunt`."""
+    """One request for the library: `Job.read`, `.random`, `.hunt`, `.draw` or `.find`."""
 
     kind: str
     edition: str  # edition id, e.g. "t5-small/v1"
@@ -82,6 +101,13 @@ class Job:
     top: int = 0  # how many of the best readings to keep
     fresh: bool = False  # a reading: build the volume from its address, ignore every cache
     page: int = 0  # a page job: which page of the volume to draw (1 to PAGES)
+    # a find job only: (prompt, answer) pairs, and the step cap; `seed` seeds its draw
+    pairs: tuple[tuple[str, str], ...] = ()
+    steps: int = 0
+
+    def __post_init__(self):  # JSON brings pairs back as lists: keep the job hashable
+        if not isinstance(self.pairs, tuple) or any(not isinstance(p, tuple) for p in self.pairs):
+            object.__setattr__(self, "pairs", tuple(tuple(p) for p in self.pairs))
 
     @classmethod
     def read(
@@ -91,17 +117,31 @@ class Job:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         edition: str = DEFAULT_EDITION,
     ) -> Job:
-        """A reading of the volume at `address` (checked and written canonically here)."""
+        """A reading of the volume at `address`, or of a found volume's handle (`slip:…`)."""
         ed = get_edition(edition)
-        address = str(parse_address(address, volumes_of(ed.param_count)))
-        return cls(READ, ed.id, address, prompt, max_tokens)._check()
+        return cls(READ, ed.id, volume_name(address, ed.param_count), prompt, max_tokens)._check()
 
     @classmethod
     def draw(cls, address: str, page: int, edition: str = DEFAULT_EDITION) -> Job:
         """A picture of page `page` of the volume at `address` (babel_core/page.py)."""
         ed = get_edition(edition)
-        address = str(parse_address(address, volumes_of(ed.param_count)))
-        return cls(PAGE, ed.id, address, page=page)._check()
+        return cls(PAGE, ed.id, volume_name(address, ed.param_count), page=page)._check()
+
+    @classmethod
+    def find(
+        cls,
+        pairs,
+        steps: int = FIND_DEFAULT_STEPS,
+        seed: int = 0,
+        edition: str = DEFAULT_EDITION,
+    ) -> Job:
+        """Find a volume whose reading of each prompt is its answer (babel_core/find.py).
+
+        `pairs`: (prompt, answer) pairs, 1 to FIND_MAX_PAIRS; `steps`: the step cap. Token
+        limits are checked by the worker (they need the vocabulary); text limits here."""
+        ed = get_edition(edition)
+        pairs = tuple((p, a) for p, a in pairs)
+        return cls(FIND, ed.id, "", seed=seed, pairs=pairs, steps=steps)._check()
 
     def reread(self) -> Job:
         """This reading, to be read again from the address (a `fresh` job: no cache answers)."""
@@ -144,6 +184,8 @@ class Job:
             raise JobError(f"unknown job kind {self.kind!r}: the library serves {KINDS}")
         if self.kind == HUNT:
             self._check_hunt()
+        if self.kind == FIND:
+            self._check_find()
         if self.kind == PAGE and not 1 <= self.page <= PAGES:
             raise JobError(f"page {self.page} is out of range: a volume has pages 1 to {PAGES}")
         if not 1 <= self.max_tokens <= MAX_TOKENS_CAP:
@@ -153,6 +195,19 @@ class Job:
         if len(self.prompt) > PROMPT_CHARS:
             raise JobError(prompt_too_long(len(self.prompt)))
         return self
+
+    def _check_find(self) -> None:
+        if not 1 <= len(self.pairs) <= FIND_MAX_PAIRS:
+            raise JobError(f"a find takes 1 to {FIND_MAX_PAIRS} pairs, not {len(self.pairs)}")
+        for n, pair in enumerate(self.pairs, 1):
+            if len(pair) != 2 or not all(isinstance(t, str) and t.strip() for t in pair):
+                raise JobError(f"pair {n} needs a prompt and an answer, both non-empty text")
+            if max(map(len, pair)) > PROMPT_CHARS:
+                raise JobError(f"pair {n} is too long: at most {PROMPT_CHARS} characters")
+        if not 1 <= self.steps <= FIND_MAX_STEPS:
+            raise JobError(f"a find takes 1 to {FIND_MAX_STEPS} steps, not {self.steps}")
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise JobError(f"a find's seed is 0 to {SEED_LIMIT - 1}")
 
     def _check_hunt(self) -> None:
         from .scorers import get_scorer
@@ -182,6 +237,8 @@ class Job:
             what["fresh"] = True  # only when set: every other job keeps the id it always had
         if self.kind == PAGE:
             what["page"] = self.page
+        if self.kind == FIND:
+            what.update(pairs=[list(p) for p in self.pairs], steps=self.steps, seed=self.seed)
         if self.kind == HUNT:
             what.update(
                 seed=self.seed,
@@ -223,8 +280,13 @@ class Job:
         ed = get_edition(data["edition"])
         if ed.id != data["edition"]:
             raise JobError(f"the job's edition {data['edition']!r} is not an edition id")
+        if not all(
+            type(p) is list and len(p) == 2 and all(type(t) is str for t in p)
+            for p in data.get("pairs", ())
+        ):
+            raise JobError("the job's pairs are not [prompt, answer] pairs of text")
         job = cls(**data)._check()
-        if job.kind != HUNT and str(parse_address(job.address, volumes_of(ed.param_count))) != (
+        if job.kind not in (HUNT, FIND) and volume_name(job.address, ed.param_count) != (
             job.address
         ):
             raise JobError(f"the job's address {job.address!r} is not written canonically")
@@ -235,7 +297,7 @@ class Job:
         return job
 
 
-_FIELD_TYPES = {"str": str, "int": int, "bool": bool}
+_FIELD_TYPES = {"str": str, "int": int, "bool": bool, "tuple[tuple[str, str], ...]": list}
 _FIELD_TYPES = {f.name: _FIELD_TYPES[f.type] for f in fields(Job)}
 
 
@@ -254,6 +316,43 @@ class Candidate:
     def rank_key(self) -> tuple[float, str]:
         """Best first: higher score, then the address (so ties rank the same everywhere)."""
         return (-self.score, self.address)
+
+
+@dataclass(frozen=True)
+class PairReading:
+    """A found volume's reading of one prompt: exactly the answer, then eos."""
+
+    prompt: str
+    answer: str
+    text: str
+    token_ids: list[int]
+    fingerprint: str
+    stopped_at_eos: bool
+
+
+@dataclass(frozen=True)
+class FoundVolume:
+    """A find job's answer: the volume's handle and place on the shelves, its readings, and
+    what the search took."""
+
+    handle: str  # slip:<12 hex>: read it, page it, save it, share it like an address
+    address: str  # the long address at a glance: head…(chars)…tail-wW-sS-vV
+    wall: int
+    shelf: int
+    volume: int
+    hexagon_chars: int  # the hexagon's name has this many base-36 characters
+    hexagon_head: str  # its first 8
+    hexagon_tail: str  # its last 8
+    clamped: int  # weights clamped to [-100, 100] (0 expected)
+    max_rounding_error: float
+    steps: int  # training steps taken
+    loss: float
+    checks: int  # rounded volumes read (1 unless rounding broke an answer)
+    readings: list[PairReading] = field(default_factory=list)  # one per pair, in order
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FoundVolume:
+        return cls(**{**data, "readings": [PairReading(**r) for r in data.get("readings", ())]})
 
 
 @dataclass(frozen=True)
@@ -277,6 +376,7 @@ class Result:
     finished_at: float = 0.0  # unix time the answer was stored
     candidates: list[Candidate] = field(default_factory=list)  # a hunt job's best, best first
     png: str = ""  # a page job's picture: PNG bytes, base64
+    found: FoundVolume | None = None  # a find job's found volume
 
     @classmethod
     def failure(cls, job_id: str, job: Job | None, kind: str, message: str, **more: Any) -> Result:
@@ -290,6 +390,8 @@ class Result:
         data = json.loads(text)
         data["job"] = Job(**data["job"]) if data["job"] else None
         data["candidates"] = [Candidate(**c) for c in data.get("candidates", ())]
+        if data.get("found"):
+            data["found"] = FoundVolume.from_dict(data["found"])
         return cls(**data)
 
     def as_cached(self) -> Result:

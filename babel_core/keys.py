@@ -102,6 +102,28 @@ def worker(name: str) -> str:
     return f"{PREFIX}worker:{name}"
 
 
+# -- finds (docs/finding.md)
+PROGRESS_TTL_S = 600  # a find's progress record outlives its last update by this much
+
+
+def progress(job_id: str) -> str:
+    """Hash: a running find's progress (step, steps, loss, right, pairs, checks, worker, at),
+    written by its worker every second or so and read by the waiting clients (cache)."""
+    return f"{PREFIX}progress:{job_id}"
+
+
+def cancel(job_id: str) -> str:
+    """String: set when the last requester of a running find cancelled it; the worker's
+    training loop stops at its next step (cache, ERROR_TTL_S)."""
+    return f"{PREFIX}cancel:{job_id}"
+
+
+def found(handle: str) -> str:
+    """String: the id of the find job whose stored answer names this handle, so that the
+    answer is dropped when the slip leaves the store and asking again finds anew (cache)."""
+    return f"{PREFIX}found:{handle}"
+
+
 HUNT_TTL_S = 24 * 3600  # a hunt's record (its owner and jobs), for cancel
 
 

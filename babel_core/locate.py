@@ -120,10 +120,20 @@ def flatten(edition: Edition, state: dict) -> tuple[np.ndarray, list[str]]:
 
 
 def locate(edition: Edition, state: dict) -> Location:
-    from . import bijection_numba
-    from .grid import weights_to_digits
-
     weights, notes = flatten(edition, state)
-    digits, clamped, max_err = weights_to_digits(weights)
+    return locate_weights(edition, weights, notes)
+
+
+def locate_weights(edition: Edition, weights: np.ndarray, notes: tuple[str, ...] = ()) -> Location:
+    """Locate P weights given in the edition's parameter order (float32 or float64).
+
+    Rounding (grid_numba, the same digits as grid.weights_to_digits) and Φ⁻¹ are numba
+    kernels: about 0.5 s for t5-small, where the NumPy rounding alone took 3.6 s.
+    """
+    from . import bijection_numba, grid_numba
+
+    if weights.shape != (edition.param_count,):
+        raise LocateError(f"{edition.id} has {edition.param_count} weights, not {weights.shape}")
+    digits, clamped, max_err = grid_numba.weights_to_digits(weights)
     a = bijection_numba.phi_inverse(edition, digits)
     return Location(a, describe_digits(a), clamped, max_err, tuple(notes))

@@ -13,7 +13,8 @@ that must not be split are Lua scripts (queue_scripts.py), so each is atomic:
   is stored and noticed, so a job delivered twice gives one reply.
 - DEAD_RECORD: a job taken more than `max_deliveries` times without an answer is copied to
   `keys.DEAD` and answered with one clear error.
-- CANCEL, POSITION, TOUCH (heartbeat or hand-back of a worker's own entries), KEEP.
+- CANCEL, CANCEL_RUNNING (a find being run), POSITION, TOUCH (heartbeat or hand-back of a
+  worker's own entries), KEEP.
 
 Intake never raises: `decode` turns any stream entry into a `Delivery`, with `problem` saying
 what is wrong when it is not what ENQUEUE writes, so one malformed entry cannot stop a worker

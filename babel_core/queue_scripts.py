@@ -233,6 +233,35 @@ return 1
 """
 )
 
+# KEYS: inflight, waiters, jobs, cancel flag. ARGV: group, requester, flag ttl.
+# A find being run: the requester stops waiting for it and, when no requester is left, the
+# flag tells the worker to stop (it answers CANCELLED). Returns 1 when the requester was
+# withdrawn. Other kinds of job being read are not stopped (they take seconds); a find waits
+# in the interactive lane, so a job of the bulk lane is never one.
+CANCEL_RUNNING = (
+    LOCATE_LUA
+    + """
+local handle = redis.call('GET', KEYS[1])
+if not handle or redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return 0 end
+local entry, stream = locate(handle)
+if stream ~= KEYS[3] then return 0 end
+if #redis.call('XPENDING', KEYS[3], ARGV[1], entry, entry, 1) == 0 then return 0 end
+local found = redis.call('XRANGE', KEYS[3], entry, entry)
+if #found == 0 then return 0 end
+local fields, kind = found[1][2], nil
+for i = 1, #fields, 2 do
+  if fields[i] == 'job' then
+    local ok, job = pcall(cjson.decode, fields[i + 1])
+    if ok and type(job) == 'table' then kind = job['kind'] end
+  end
+end
+if kind ~= 'find' then return 0 end
+redis.call('SREM', KEYS[2], ARGV[2])
+if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SET', KEYS[4], '1', 'EX', ARGV[3]) end
+return 1
+"""
+)
+
 # KEYS: stream (of either lane). ARGV: group, consumer, idle ms, entry ids...
 # For each entry this consumer still owns, set its idle time: 0 is a heartbeat, a large value
 # hands it back so that the next reclaim takes it at once. JUSTID: Redis's delivery counter is

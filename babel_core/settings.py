@@ -162,6 +162,20 @@ def web_address(text: str) -> str:
     return text.strip()
 
 
+def slip_store(text: str) -> str:
+    """Empty (BABEL_DATA_DIR/slips), a folder, or s3://bucket/prefix."""
+    value = text.strip()
+    if value.startswith("s3://") and not value[5:].split("/")[0]:
+        raise ValueError("expected s3://bucket/prefix, a folder, or empty (BABEL_DATA_DIR/slips)")
+    return value
+
+
+def s3_endpoint(text: str) -> str:
+    if text.strip() and not re.match(r"https?://.", text.strip()):
+        raise ValueError("expected http://host:port or https://… (empty: AWS S3)")
+    return text.strip()
+
+
 def _by_type(default) -> Callable[[str], object]:
     """The parser of a setting declared without one: by its default's type."""
     if isinstance(default, int):
@@ -231,6 +245,15 @@ class Settings:
     # posts readings scoring at least the threshold (default scorer) for review
     expeditions: str = setting("BABEL_EXPEDITIONS", "off", on_off)  # on or off
     expedition_threshold: float = setting("BABEL_EXPEDITION_THRESHOLD", 0.6, number(0, 1))
+    # finds (docs/finding.md): a find job's time limit, and where found volumes' slips are kept:
+    # empty = files in data_dir/slips, a folder, or s3://bucket/prefix (with the BABEL_S3_*)
+    find_timeout_s: float = setting("BABEL_FIND_TIMEOUT_S", 1800.0, number(0, above=True))
+    slip_store: str = setting("BABEL_SLIP_STORE", "", slip_store)
+    slip_store_mb: int = setting("BABEL_SLIP_STORE_MB", 16384, whole(1))  # then LRU unpinned go
+    s3_endpoint: str = setting("BABEL_S3_ENDPOINT", "", s3_endpoint)  # http://minio:9000
+    s3_region: str = setting("BABEL_S3_REGION", "us-east-1")
+    s3_access_key: str = setting("BABEL_S3_ACCESS_KEY", "")  # empty: boto3's own lookup
+    s3_secret_key: str = setting("BABEL_S3_SECRET_KEY", "", repr=False)
     metrics_port: int = setting("BABEL_METRICS_PORT", 0, whole(0, 65535))  # 0 = off
     no_color: str = setting("NO_COLOR", "")  # any value: the console prints no colours
     # -- the Discord bot
@@ -249,6 +272,8 @@ class Settings:
     # per user, between commands that queue work
     cooldown_s: float = setting("BABEL_COOLDOWN_S", 5.0, number(0, 3600))
     max_jobs_per_user: int = setting("BABEL_MAX_JOBS_PER_USER", 2, whole(1))  # in flight at once
+    # per person, between finds (each costs a worker seconds to minutes); one at a time
+    find_cooldown_s: float = setting("BABEL_FIND_COOLDOWN_S", 60.0, number(0, 86_400))
     # everyone's in one server, in flight at once
     max_jobs_per_server: int = setting("BABEL_MAX_JOBS_PER_SERVER", 20, whole(1))
     # volumes read per day (readings, pages, hunts' volumes), per person and per server; 0 = any

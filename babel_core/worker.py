@@ -8,21 +8,21 @@ Each turn the worker takes interactive work first and bulk work only when none w
 (intake.py, lanes.py), counts one attempt at each job (queue.Queue.start), dead-letters jobs
 already attempted settings.max_deliveries times, and hands the rest to its reading desk
 (desk.py: readers, volume caches, errors as answers): readings grouped by edition, then hunt
-and page jobs. While it reads a hunt it reads the interactive jobs that arrived before each
-batch of volumes, and while people are reading it reads hunts an eighth of a batch at a time
-(`_pace`), so a reading waits for that bite of a hunt at most.
-An entry it cannot read, or a job whose reading fails outside the desk's error handling, is
-handed back with its attempt counted (a failed batch is read again job by job first, so the
-others are answered): malformed input reaches the dead-letter stream after max_deliveries
-attempts instead of crash-looping workers.
+and page jobs, then a find job (at most one a turn: any other is handed back at once, like
+extra hunt jobs; docs/finding.md). While it reads a hunt it reads the interactive jobs that
+arrived before each batch of volumes (finds excepted: they are handed back), and while people
+are reading it reads hunts an eighth of a batch at a time (`_pace`), so a reading waits for
+that bite of a hunt at most. An entry it cannot read, or a job whose reading fails outside the
+desk's error handling, is handed back with its attempt counted (a failed batch is read again
+job by job first, so the others are answered): malformed input reaches the dead-letter stream
+after max_deliveries attempts instead of crash-looping workers.
 A turn holds at most worker_batch // 32 hunt jobs, and at least one (docs/hunting.md): any
 further hunt job pulled is handed back at once, where an idle worker, which looks for
 handed-back jobs every turn, takes it; so several workers share a long hunt. The heartbeat
-thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers one that runs
-too long. A lost Redis is waited for; answers made meanwhile are kept and stored when it is
-back. With BABEL_EXPEDITIONS=on an idle
-worker hunts on its own and posts promising volumes for review (docs/hunting.md,
-"Expeditions"). docs/worker.md has the whole flow.
+thread (heartbeat.py) keeps the jobs in hand from being reclaimed and answers one that runs too
+long. A lost Redis is waited for; answers made meanwhile are kept and stored when it is back.
+With BABEL_EXPEDITIONS=on an idle worker hunts on its own and posts promising volumes for
+review (docs/hunting.md, "Expeditions"). docs/worker.md has the whole flow.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from .edition import get_edition
 from .heartbeat import REDIS_DOWN, beat
 from .hunt import same_reading
 from .intake import Intake, is_hunt
-from .jobs import DEAD, HUNT, HUNT_CHUNK, PAGE, Job, Result
+from .jobs import DEAD, FIND, HUNT, HUNT_CHUNK, PAGE, Job, Result
 from .queue import HANDED_BACK, SILENT, Delivery, Queue
 from .settings import Settings, is_on
 
@@ -95,6 +95,7 @@ class Worker:
         self._hand = threading.Lock()
         self._in_hand: dict[str, Delivery] = {}  # handle -> job being read (either lane)
         self._last_interactive = -READING_S  # monotonic time it last read an interactive job
+        self._look = False  # `_pace` handed jobs back: the next turn looks for them
         self._unsaved: list[tuple[Delivery, Result]] = []
         self.r = redis.Redis.from_url(url)
         self.queue = Queue(self.r, self.name, settings.reading_ttl_s, settings.readings_mb * 2**20)
@@ -119,9 +120,11 @@ class Worker:
                     self._store_unsaved()
                     batch = self.intake.take(look)
                     batch, handed_back = self._few_hunt_jobs(batch)
-                    look = handed_back or not batch
+                    batch, more_handed_back = self._one_find(batch)
+                    look = handed_back or more_handed_back or not batch
                     if batch:
-                        look = self._process(batch) or look
+                        look = self._process(batch) or look or self._look
+                        self._look = False
                     elif self.expeditions and not self.stopping.is_set():
                         self.desk.expedition()
                     backoff = 0.1
@@ -190,6 +193,16 @@ class Worker:
         log.debug("worker %s hands back %d hunt jobs for other workers", self.name, len(extra))
         return [d for d in batch if d.handle not in extra], True
 
+    def _one_find(self, batch: list[Delivery]) -> tuple[list[Delivery], bool]:
+        """The batch with at most one find job (it holds the worker for minutes): any other
+        find is handed back at once, for an idle worker to take."""
+        finds = [d for d in batch if d.job is not None and d.job.kind == FIND]
+        extra = {d.entry for d in finds[1:]}
+        if not extra:
+            return batch, False
+        self.queue.hand_back(sorted(extra))
+        return [d for d in batch if d.entry not in extra], True
+
     def _process(self, batch: list[Delivery]) -> bool:
         """Count this attempt at each job, then read them; True when a job was handed back.
 
@@ -241,10 +254,10 @@ class Worker:
         return failed
 
     def _read(self, todo: list[Delivery]) -> None:
-        """Read the jobs (readings by edition, then hunts, then pages) and store the answers."""
+        """Read the jobs (readings by edition, then hunts, pages, a find) and store the answers."""
         by_edition: dict[str, list[Delivery]] = {}
         for d in todo:
-            if d.job.kind not in (HUNT, PAGE):
+            if d.job.kind not in (HUNT, PAGE, FIND):
                 by_edition.setdefault(d.job.edition, []).append(d)
         for edition_id, group in by_edition.items():
             group.sort(key=lambda d: d.job.address)  # one build per volume
@@ -258,6 +271,11 @@ class Worker:
         for d in todo:  # after the readings: a page of a volume just read needs no build
             if d.job.kind == PAGE and not self.stopping.is_set():
                 self._store(d, self.desk.page(d))
+        for d in todo:  # last, as it takes longest; None: stopping, it is handed back
+            if d.job.kind == FIND and not self.stopping.is_set():
+                result = self.desk.find(d)
+                if result is not None:
+                    self._store(d, result)
 
     def _read_alone(self, d: Delivery) -> bool:
         """Read one job of a failed batch; True when it failed too (and was handed back)."""
@@ -288,13 +306,15 @@ class Worker:
             batch = (
                 [] if self.stopping.is_set() else self.intake.new(self.settings.worker_batch, None)
             )
-            hunts = [d for d in batch if is_hunt(d)]  # an old hunt job in the interactive lane
-            if hunts:
-                self.queue.hand_back_all(hunts)
-            batch = [d for d in batch if not is_hunt(d)]
+            # an old hunt job in the interactive lane, or a find (minutes): for a later turn
+            later = [d for d in batch if is_hunt(d) or (d.job is not None and d.job.kind == FIND)]
+            if later:
+                self.queue.hand_back_all(later)
+                self._look = True
+            batch = [d for d in batch if d not in later]
             if batch:
                 log.debug("worker %s reads %d jobs within a hunt", self.name, len(batch))
-                self._process(batch)
+                self._look = self._process(batch) or self._look
         except Exception:
             log.exception("worker %s: interactive jobs within a hunt failed", self.name)
         if time.monotonic() - self._last_interactive < READING_S:

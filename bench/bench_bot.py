@@ -7,7 +7,10 @@ Prints one table of p50/p95 over --runs runs, on the embedded Redis in a tempora
 - a cached reading through the runner (`Runner.handle`: parse, limits in Redis, the client's
   cache hit, per-person memory, the reply), tiny edition;
 - escaping and fitting a 10,000-character hostile reading into a Discord embed;
-- drawing a t5-small page (build the volume, then draw) and serving it again from Redis.
+- drawing a t5-small page (build the volume, then draw) and serving it again from Redis;
+- a find of one pair (tiny), from `find P | A` to the found card through the runner, beside
+  the same kind of find submitted straight to the client (`Job.find`, `LibraryClient.request`):
+  what the people's side adds to the dearest command (a new pair each run: no stored answer).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 import redis.asyncio
 
 from babel_core.client import LibraryClient
+from babel_core.jobs import Job
 from babel_core.redis_conn import connect
 from babel_core.settings import Settings
 from babel_core.worker import Worker
@@ -73,16 +77,31 @@ async def measure(settings: Settings, url: str, runs: int) -> list[tuple[str, li
     drawn = []
     for n in range(1, 6):  # a new page each time: each builds the volume and draws
         drawn += await timed(lambda n=n: small.handle(f"page babel-w3-s2-v17 {n}", me), 1)
-    rows.append(("t5-small page, drawn (build + draw)", drawn))
+    rows.append(("t5-small page, drawn by the worker", drawn))
     rows.append(
         (
             "t5-small page, again (from Redis)",
             await timed(lambda: small.handle("page babel-w3-s2-v17 1", me), runs // 10),
         )
     )
+    finds = max(runs // 10, 3)
+    await _found(tiny.handle("find Warm? | Yes.", me))  # the worker's first find loads its parts
+    by_runner, by_client = [], []
+    for n in range(finds):  # alternated, so both see the same load
+        by_runner += await timed(lambda n=n: _found(tiny.handle(f"find Runner {n}? | Yes.", me)), 1)
+        job = Job.find([(f"Client {n}?", "Yes.")], edition="tiny")
+        by_client += await timed(lambda job=job: _found(client.request(job, "bench")), 1)
+    rows.append(("find 1 pair (tiny), through the runner", by_runner))
+    rows.append(("find 1 pair (tiny), Job.find direct", by_client))
     await client.close()
     await r.aclose()
     return rows
+
+
+async def _found(answer) -> None:
+    """Await a find and make sure it found (a refusal or error would time nothing)."""
+    got = await answer
+    assert getattr(got, "ok", None) or getattr(got, "kind", None) == "reading", got
 
 
 def main() -> None:
@@ -94,6 +113,7 @@ def main() -> None:
             edition="tiny",
             data_dir=Path(folder),
             cooldown_s=0.0,
+            find_cooldown_s=0.0,
             commands_per_10s=0,
             weights_in_redis="off",
         )

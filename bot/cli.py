@@ -59,7 +59,13 @@ def cmd_export(args) -> int:
         if args.file != "-":
             Path(args.file).unlink(missing_ok=True)
         raise
-    print(f"exported {count:,} keys to {args.file}", file=sys.stderr if args.file == "-" else None)
+    say = sys.stderr if args.file == "-" else sys.stdout
+    print(f"exported {count:,} keys to {args.file}", file=say)
+    slips = args.settings.slip_store.strip() or str(Path(args.settings.data_dir) / "slips")
+    print(
+        f"found volumes' call slips are not in it: back up the slip store ({slips}) beside it",
+        file=say,
+    )
     return 0
 
 

@@ -92,6 +92,8 @@ def _hints(reply: r.Reply) -> str:
             words.append(f"read {button.address} <another prompt>")
         elif button.action == r.READ:
             words.append(f"read {button.address}")
+        elif button.action == r.BOOKMARK:
+            words.append(f"bookmark <name> {button.address}")
         elif button.action == r.SHARE and not any(b.action == r.READ for b in reply.buttons):
             words.append("share")  # a hunt's finds are shared once read: `read X`, then `share`
         elif button.action == r.VOTE:

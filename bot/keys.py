@@ -19,9 +19,19 @@ def user_cooldown(user_id: str) -> str:
     return f"{PREFIX}user:{user_id}:cooldown"
 
 
+def user_finds(user_id: str) -> str:
+    """The person's find cooldown (like user_cooldown) and their find in flight (like
+    user_jobs), under one prefix: `:cooldown` and `:jobs`."""
+    return f"{PREFIX}user:{user_id}:find"
+
+
 def user_window(user_id: str) -> str:
     """Commands the person gave in the current rate window (a counter, expires with it)."""
     return f"{PREFIX}user:{user_id}:window"
+
+
+NOTICES = PREFIX + "notices"  # stream of notices for servers' review channels (MAXLEN-trimmed)
+NOTICES_MAXLEN = 1_000
 
 
 def server_jobs(guild_id: str) -> str:

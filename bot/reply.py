@@ -17,6 +17,8 @@ READING, INFO, PROGRESS, ERROR = "reading", "info", "progress", "error"
 # Button actions (bot/discord_front/ui.py maps each to a persistent Discord button).
 PREV, NEXT, AGAIN, CANCEL, READ = "prev", "next", "again", "cancel", "read"
 VOTE, MORE, SHARE = "vote", "more", "share"  # the catalogue's
+DELETE = "delete"  # under a public reply: its asker (or a moderator) takes it away
+BOOKMARK = "bookmark"  # under a found volume: name it (a form asks for the name)
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,12 @@ class File:
 class Button:
     """A follow-up action. Its state (address, prompt key, job, owner) travels in the button."""
 
-    action: str  # PREV, NEXT, AGAIN, CANCEL, READ, VOTE, MORE or SHARE
+    action: str  # PREV, NEXT, AGAIN, CANCEL, READ, VOTE, MORE, SHARE, DELETE or BOOKMARK
     label: str
     address: str = ""
     prompt_key: str = ""  # bot.state.prompt_key of the prompt to read with ("" = default)
     job_id: str = ""
-    owner: str = ""  # CANCEL, SHARE: the only user the button answers ("" for anyone)
+    owner: str = ""  # CANCEL, SHARE, DELETE: the only user it answers ("" for anyone)
     target: str = ""  # VOTE: a discovery id; MORE: the command to run, as typed
 
 

@@ -76,7 +76,7 @@ _IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w])")
 
 def defang(text: str) -> str:
     """Break links: `scheme://` -> `scheme[:]//`, dotted hosts and IPs get `[.]` for their dots."""
-    text = _SCHEME.sub(r"\1[:]", text)
+    text = _SCHEME.sub(r"\1[:]", text).replace("://", "[:]//")  # schemes of any length
     text = _HOST.sub(lambda m: re.sub(_DOT, "[.]", m[0]), text)
     return _IPV4.sub(lambda m: m[0].replace(".", "[.]"), text)
 

@@ -39,8 +39,8 @@ def shelf_parser():
     return parser, sub
 
 
-def test_the_service_has_redis_workers_and_the_bot():
-    assert set(SERVICES) == {"redis", "worker", "bot"}
+def test_the_service_has_redis_minio_workers_and_the_bot():
+    assert set(SERVICES) == {"redis", "minio", "worker", "bot"}
     for name, service in SERVICES.items():
         assert service["restart"] == "unless-stopped", name
         assert service["healthcheck"]["test"][0] == "CMD", name
@@ -53,6 +53,19 @@ def test_redis_is_7_durable_and_never_evicts():
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert redis["volumes"] == ["redis-data:/data"] and "redis-data" in COMPOSE["volumes"]
+
+
+def test_workers_and_the_bot_share_the_slip_bucket_on_minio():
+    minio = SERVICES["minio"]
+    assert minio["image"].startswith("minio/minio:") and minio["volumes"] == ["minio-data:/data"]
+    assert "minio-data" in COMPOSE["volumes"] and "ports" not in minio
+    for service in ("worker", "bot"):
+        settings = Settings.from_env(environment(service))
+        assert settings.slip_store == "s3://babel-slips/found"
+        assert settings.s3_endpoint == "http://minio:9000"  # the minio service, by name
+        assert settings.s3_access_key == resolved(minio["environment"]["MINIO_ROOT_USER"])
+        assert settings.s3_secret_key == resolved(minio["environment"]["MINIO_ROOT_PASSWORD"])
+        assert SERVICES[service]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("service", ["worker", "bot"])

@@ -156,3 +156,35 @@ def test_a_fresh_checkout_runs_the_console_with_no_redis_and_no_token(tmp_path, 
     assert "The Model Library of Babel (tiny/v1)" in done.stdout
     assert (tmp_path / "data" / "appendonly.aof").is_file()  # the embedded Redis kept its data
     assert "Traceback" not in done.stderr
+
+
+def test_the_console_finds_a_volume_and_a_later_console_reads_it_by_its_handle(tmp_path):
+    """A found volume's slip outlives the process that found it: the handle is an address."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "BABEL_DATA_DIR": str(tmp_path / "data"),
+        "BABEL_FIND_COOLDOWN_S": "0",
+    }
+
+    def console_says(lines: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "console", "--edition", "tiny"],
+            input=lines,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=240,
+        )
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        return done.stdout
+
+    found = console_says("find Where is the lamp? | On the shelf.\n")
+    title = next(line for line in found.splitlines() if line.startswith("Found: slip:"))
+    handle = title.removeprefix("Found: ")
+    assert f"{console.RULE}\nOn the shelf.\n{console.RULE}\n" in found
+    assert f"more: read {handle} <another prompt> · bookmark <name> {handle} · share" in found
+    again = console_says(f"read {handle} Where is the lamp?\n")
+    assert f"{handle}\n" in again and f"{console.RULE}\nOn the shelf.\n{console.RULE}\n" in again

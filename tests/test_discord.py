@@ -93,7 +93,7 @@ async def test_a_slash_read_is_acknowledged_and_answered_publicly(world, shelf_b
     assert handle.ack_latency < 3.0
     assert reading.visibility.kind == "public"
     ids = reading.custom_ids()
-    assert [button_of(i).action for i in ids] == ["prev", "next", "again", "share"]
+    assert [button_of(i).action for i in ids] == ["prev", "next", "again", "share", "delete"]
     assert button_of(ids[3]).owner == str(world.alice.id)  # only the reader shares from here
     assert world.fake.pings() == []
 
@@ -307,7 +307,8 @@ async def test_page_buttons_under_someones_discoveries_turn_the_page(world, shel
     typed = world.fake.send_message(world.general, world.alice, "!shelf discoveries @Bob")
     first = await reply_to(world, typed, lambda m: titles(m)[0].startswith("Found by Bob"))
     assert titles(first) == ["Found by Bob · page 1 of 2"]
-    (more,) = first.custom_ids()
+    more, delete = first.custom_ids()
+    assert delete.startswith("shelf:delete")
     second = await followup(world, world.fake.click(first, more, user=world.alice), first)
     assert titles(second) == ["Found by Bob · page 2 of 2"]
 
@@ -544,3 +545,61 @@ async def test_with_redis_gone_every_answer_still_comes_and_says_so(tmp_path):
     finally:
         worker.stop()
         server.stop()
+
+
+async def test_the_asker_or_a_moderator_deletes_a_reply_and_no_one_else(world, shelf_bot):
+    handle = world.fake.slash(
+        "shelf read", {"address": "babel-w2-s1-v3"}, user=world.alice, channel=world.general
+    )
+    reading = await settled(world, handle, reading_of("babel-w2-s1-v3"), "the reading")
+    delete = next(i for i in reading.custom_ids() if i.startswith("shelf:delete"))
+    refused = await followup(world, world.fake.click(reading, delete, user=world.bob), reading)
+    assert refused.visibility.kind == "ephemeral"
+    assert shown(described(refused)).startswith("Only the person who asked (or a moderator)")
+    world.fake.click(reading, delete, user=world.alice)
+    await world.fake.wait_for_async(
+        lambda: world.fake.message(reading).deleted, timeout=WAIT, what="the reply deleted"
+    )
+
+
+async def test_private_true_answers_the_asker_alone(world, shelf_bot):
+    handle = world.fake.slash(
+        "shelf read",
+        {"address": "babel-w2-s1-v4", "private": True},
+        user=world.alice,
+        channel=world.general,
+    )
+    reading = await settled(world, handle, reading_of("babel-w2-s1-v4"), "the reading")
+    assert reading.visibility.kind == "ephemeral"
+    assert not any(i.startswith("shelf:delete") for i in reading.custom_ids())
+
+
+async def test_a_report_is_posted_in_the_servers_review_channel(world, shelf_bot):
+    d = await share(world, world.alice, "babel-w2-s1-v5", "report me")
+    await answer(
+        world.fake.slash(
+            "shelf-config set",
+            {"key": "review-channel", "value": f"<#{world.review.id}>"},
+            user=world.admin,
+            channel=world.general,
+        )
+    )
+    said = await answer(
+        world.fake.slash(
+            "shelf report",
+            {"item": d, "reason": "off topic"},
+            user=world.bob,
+            channel=world.general,
+        )
+    )
+    assert said.visibility.kind == "ephemeral"
+    notice = await world.fake.wait_for_async(
+        lambda: next(
+            (m for m in world.fake.messages(world.review) if f"Report: {d}" in str(m.embeds)),
+            None,
+        ),
+        timeout=WAIT,
+        what="the report's notice",
+    )
+    assert shown(described(notice)) == f"Bob reported {d}: off topic"
+    assert world.fake.pings() == []

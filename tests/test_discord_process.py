@@ -48,6 +48,7 @@ def environment(fake: FakeDiscord, world: World, server: RedisServer, home: Path
         "BABEL_TEST_GUILD": str(world.guild.id),
         "BABEL_OWNER_IDS": str(world.owner.id),
         "BABEL_COOLDOWN_S": "0",
+        "BABEL_FIND_COOLDOWN_S": "0",
         "BABEL_COMMANDS_PER_10S": "1000",  # the rate window has its own tests
         "BABEL_HUNT_CAP_MODERATOR": "16384",
         **extra,
@@ -151,6 +152,33 @@ def test_a_slash_read_then_next_then_another_prompt(service):
     assert {"name": "Prompt", "value": "Twice", "inline": False} in answer.embeds[0]["fields"]
 
 
+def test_a_slash_find_then_bookmark_the_found_volume_by_its_form(service):
+    fake, world = service.fake, service.world
+    carol = world.guild.add_member("carol")
+    handle = fake.slash(
+        "shelf find",
+        {"prompt": "Where?", "answer": "Here.", "steps": 200},
+        user=carol,
+        channel=world.general,
+    )
+    handle.wait_acknowledged(timeout=WAIT)
+    assert handle.ack_latency < 3.0
+    card = answered(service, handle, lambda m: titles(m)[0].startswith("Found: slip:"), "the find")
+    slip = titles(card)[0].removeprefix("Found: ")
+    assert card.embeds[0]["description"] == "Here."
+    (bookmark,) = [i for i in card.custom_ids() if i.startswith("shelf:bookmark:")]
+    clicked = fake.click(card, bookmark, user=carol)
+    modal = fake.wait_for(lambda: clicked.modal, timeout=WAIT, what="the bookmark form")
+    (label,) = modal["components"]
+    submitted = fake.submit_modal({label["component"]["custom_id"]: "here-one"}, user=carol)
+    saved = answered(service, submitted, lambda m: "here-one" in str(m.embeds), "the bookmark")
+    assert saved.visibility.kind == "public"  # a bookmark is a name anyone here may use
+    mine = fake.slash("shelf bookmarks", {}, user=carol, channel=world.general)
+    listed = answered(service, mine, lambda m: "here-one" in str(m.embeds), "the bookmarks")
+    assert slip in str(listed.embeds)
+    assert fake.pings() == []
+
+
 SLASH = {
     "shelf help": {},
     "shelf about": {},
@@ -160,6 +188,7 @@ SLASH = {
     "shelf prev": {},
     "shelf page": {"address": ADDRESS, "page": 3},
     "shelf hunt": {"count": 4, "top": 1},
+    "shelf find": {"prompt": "Yes?", "answer": "Yes.", "steps": 5},
     "shelf share": {"address": "babel-w2-s1-v1", "prompt": "acks"},
     "shelf discoveries": {"view": "new"},
     "shelf show": {"id": "D-1"},

@@ -17,7 +17,7 @@ from babel_core.jobs import Job, Result
 from babel_core.worker import Worker
 from bot import reply as r
 from bot.commands.replies import NOTHING
-from bot.discord_front.expeditions import Expeditions
+from bot.discord_front.review import Review
 from tests.conftest import service_settings
 
 
@@ -82,15 +82,16 @@ async def test_each_find_is_posted_once_by_one_of_the_bots(redis_server):
     try:
         posted_a, posted_b = [], []
 
-        async def to_a(reply):
+        async def to_a(channel, reply):
             posted_a.append(reply)
+            assert channel == 99  # the library's review channel
 
-        async def to_b(reply):
+        async def to_b(channel, reply):
             posted_b.append(reply)
 
-        assert await Expeditions(a, "bot-a").forward_once(to_a) == 4
-        assert await Expeditions(b, "bot-b").forward_once(to_b) == 0
-        assert await Expeditions(a, "bot-a").forward_once(to_a) == 0
+        assert await Review(a, 99, "bot-a").forward_once(to_a) == 4
+        assert await Review(b, 99, "bot-b").forward_once(to_b) == 0
+        assert await Review(a, 99, "bot-a").forward_once(to_a) == 0
         assert [p.title for p in posted_a] == [f"Expedition find: {f['address']}" for f in found]
         first = posted_a[0]
         assert (first.kind, first.description) == (r.READING, found[0]["text"] or NOTHING)
@@ -111,16 +112,16 @@ async def test_a_find_that_could_not_be_posted_is_posted_later(redis_server):
     client = redis.asyncio.Redis.from_url(redis_server.url)
     try:
 
-        async def broken(reply):
+        async def broken(channel, reply):
             raise ConnectionError("Discord is away")
 
         posted = []
 
-        async def working(reply):
+        async def working(channel, reply):
             posted.append(reply)
 
         with pytest.raises(ConnectionError):
-            await Expeditions(client, "bot-a").forward_once(broken)
-        assert await Expeditions(client, "bot-a").forward_once(working) == 4  # the held find, too
+            await Review(client, 99, "bot-a").forward_once(broken)
+        assert await Review(client, 99, "bot-a").forward_once(working) == 4  # the held find, too
     finally:
         await client.aclose()

@@ -119,7 +119,7 @@ async def test_a_lost_verification_is_submitted_again_until_it_has_an_answer(red
     shared = await catalogue.discoveries.share(ann, TINY, "babel-w3-s2-v17", "lost?", 4, reading())
     job = Job.read("babel-w3-s2-v17", "lost?", 4, edition="tiny")
     fresh = job.reread().id
-    verifying = asyncio.create_task(runner.verify(shared.discovery.number, job))
+    verifying = asyncio.create_task(runner.sharing.verify(shared.discovery.number, job))
     while await client.position(fresh) < 1:
         await asyncio.sleep(0.01)
     lost = redis.Redis.from_url(redis_server.url)  # Redis loses the job: entry and records

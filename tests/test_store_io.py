@@ -166,8 +166,13 @@ async def test_shelf_export_and_import_round_trip_from_the_command_line(
     before = await everything(catalogue.redis)
     monkeypatch.setenv("REDIS_URL", f"unix://{catalogue_redis.socket}")
     backup = tmp_path / "catalogue.jsonl"
+    monkeypatch.setenv("BABEL_SLIP_STORE", str(tmp_path / "slips"))
     assert await asyncio.to_thread(main, ["export", str(backup)]) == 0
-    assert capsys.readouterr().out == f"exported 35 keys to {backup}\n"
+    assert capsys.readouterr().out == (
+        f"exported 35 keys to {backup}\n"
+        f"found volumes' call slips are not in it: back up the slip store ({tmp_path / 'slips'})"
+        " beside it\n"
+    )
     assert await asyncio.to_thread(main, ["import", str(backup)]) == 2
     assert "the store here is not empty (35 durable keys)" in capsys.readouterr().err
     await catalogue.redis.flushdb()

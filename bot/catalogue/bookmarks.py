@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from babel_core.address import parse_address
 from babel_core.errors import LibraryError
+from babel_core.jobs import volume_name
 
 from .. import keys
 from ..actor import Actor
@@ -149,7 +149,7 @@ class Bookmarks:
         whether it is new. `words`: the filter of the server it is made in (default: the
         catalogue's own)."""
         name = parse_name(name)
-        canonical = str(parse_address(address))
+        canonical = volume_name(address)
         word = (words or self.filter).match_name(name)
         now = self.clock()
         b = Bookmark(

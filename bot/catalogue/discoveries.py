@@ -19,8 +19,8 @@ import re
 import time
 from collections.abc import Callable
 
-from babel_core.address import parse_address
 from babel_core.edition import MAX_PROMPT_TOKENS, MAX_TOKENS_CAP, Edition
+from babel_core.jobs import volume_name
 
 from .. import keys
 from ..actor import Actor
@@ -103,7 +103,7 @@ class Discoveries:
         """Record a discovery (or find the one with the same tuple). `reading` has text,
         token_ids and fingerprint: a babel_core Reading or a worker's Result. `words`: the
         filter of the server it is shared in (default: the catalogue's own)."""
-        canonical = str(parse_address(address))
+        canonical = volume_name(address, edition.param_count)
         if not 1 <= max_tokens <= MAX_TOKENS_CAP:
             raise DiscoveryError(f"max tokens must be between 1 and {MAX_TOKENS_CAP}")
         if not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:

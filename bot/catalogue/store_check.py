@@ -19,9 +19,9 @@ import math
 import re
 from collections.abc import Callable, Iterable
 
-from babel_core.address import parse_address
 from babel_core.edition import MAX_TOKENS_CAP
 from babel_core.errors import LibraryError
+from babel_core.jobs import volume_name
 
 from .. import keys
 from .bookmarks import Bookmark, parse_name
@@ -105,7 +105,7 @@ def _discovery(m, value: dict) -> None:
         raise Bad("has max tokens or a creation time out of range")
     if not all(type(t) is int for t in d.token_ids):
         raise Bad("has token ids that are not whole numbers")
-    parse_address(d.address)
+    volume_name(d.address)
 
 
 def _bookmark(m, value: dict) -> None:
@@ -118,7 +118,7 @@ def _bookmark(m, value: dict) -> None:
         raise Bad(f"is not a bookmark record ({type(e).__name__}: {e})") from None
     if b.status not in STATUSES or not math.isfinite(b.created):
         raise Bad(f"has the status {b.status!r}")
-    parse_address(b.address)
+    volume_name(b.address)
 
 
 def _json_values(read: Callable[[str, dict], object]):
@@ -169,13 +169,13 @@ def _number(member: str, score: float) -> None:
 def _last(m, value: dict) -> None:
     if sorted(value) != ["address", "prompt"]:
         raise Bad("must hold an address and a prompt")
-    parse_address(_text(value["address"], "the address"))
+    volume_name(_text(value["address"], "the address"))
     _text(value["prompt"], "the prompt")
 
 
 def _recent(m, value: list) -> None:
     for address in value:
-        parse_address(_text(address, "an address"))
+        volume_name(_text(address, "an address"))
 
 
 def _strings(m, value) -> None:  # a hash of names, or a set of voters

@@ -1,6 +1,6 @@
 """The kinds of argument a command takes: how each is typed, checked and offered as a slash option.
 
-Every field of a command (bot/commands/catalog.py) names one of these kinds. The parser
+Every field of a command (bot/commands/catalog/) names one of these kinds. The parser
 (parse.py) uses the kind twice: to find the field's words in a typed line (`claims`, `rest`,
 `option`), and to check a raw value the same way whether it was typed in the console, after
 `!shelf`, or sent as a `/shelf` option (`check`). The Discord front end asks the same kind for
@@ -14,8 +14,21 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from babel_core.address import AddressError, parse_address, reachable, volumes_of
-from babel_core.edition import DEFAULT_PROMPT, PROMPT_TOKENS, Edition, prompt_too_long
+from babel_core.address import (
+    AddressError,
+    is_handle,
+    parse_address,
+    parse_handle,
+    reachable,
+    volumes_of,
+)
+from babel_core.edition import (
+    DEFAULT_PROMPT,
+    FIND_MAX_STEPS,
+    PROMPT_TOKENS,
+    Edition,
+    prompt_too_long,
+)
 from babel_core.errors import LibraryError
 from babel_core.jobs import HUNT_TOP_CAP
 from babel_core.page import PAGES
@@ -81,6 +94,7 @@ class Arg:
 
     usage = "<value>"
     rest = False  # takes the rest of the line (prompts, reasons)
+    after_bar = False  # typed after a `|` that ends the rest field before it (a title, answer)
     option = ""  # typed as `--option VALUE` anywhere on the line (hunt's --score, --top)
 
     def claims(self, word: str) -> bool:
@@ -127,14 +141,16 @@ def capital(message: str) -> str:
 
 
 class Where(Arg):
-    """A volume: an address (`babel-w3-s2-v17`, `babel:3:2:17`) or a `@bookmark`."""
+    """A volume: an address (`babel-w3-s2-v17`, `babel:3:2:17`), a found volume's handle
+    (`slip:3fa2c1d9e0b7`, docs/finding.md) or a `@bookmark`."""
 
     usage = "<address>"
 
     def claims(self, word: str) -> bool:
         """An optional address is a word shaped like one (a mistyped address is then refused
         as an address, not taken as the start of a prompt)."""
-        return word.startswith(SIGIL) or bool(_ADDRESS_SHAPED.fullmatch(word))
+        shaped = word.startswith(SIGIL) or is_handle(word)
+        return shaped or bool(_ADDRESS_SHAPED.fullmatch(word))
 
     def missing(self, ctx: Context) -> str:
         return f"Which volume? Give an address, e.g. {ctx.invocation}read {EXAMPLE_ADDRESS}"
@@ -145,6 +161,8 @@ class Where(Arg):
             raise CommandError(self.missing(ctx))
         if text.startswith(SIGIL):
             return SIGIL + _checked(parse_name, text)
+        if is_handle(text):
+            return _checked(parse_handle, text)
         try:
             address = reachable(parse_address(text, volumes_of(ctx.edition.param_count)))
         except AddressError as e:
@@ -184,6 +202,25 @@ class Prompt(Arg):
 
     def slash(self, ctx: Context) -> Slash:
         return Slash(str, 1, min(ctx.settings.max_prompt_chars, 4000))
+
+
+class Answer(Prompt):
+    """What a found volume must answer its prompt with (docs/finding.md): typed after a `|`."""
+
+    usage = "| <answer>"
+    after_bar = True
+
+    def missing(self, ctx: Context) -> str:
+        return (
+            "What should the volume answer? Give the prompt, a |, then the answer: e.g. "
+            f"{ctx.invocation}find What is the capital of France? | Paris."
+        )
+
+    def check(self, raw: Any, ctx: Context) -> str:
+        try:
+            return super().check(raw, ctx)
+        except CommandError as e:
+            raise CommandError(str(e).replace("The prompt", "The answer")) from None
 
 
 class Number(Arg):
@@ -342,8 +379,8 @@ class Words(Arg):
 
     rest = True
 
-    def __init__(self, what: str, limit: int, usage: str):
-        self.what, self.limit, self.usage = what, limit, usage
+    def __init__(self, what: str, limit: int, usage: str, after_bar: bool = False):
+        self.what, self.limit, self.usage, self.after_bar = what, limit, usage, after_bar
 
     def check(self, raw: Any, ctx: Context) -> str:
         text = " ".join(unquote(str(raw)).split())
@@ -373,6 +410,8 @@ PAGE = PageNumber()
 LIST_PAGE = Number("a page number", 1, MAX_LIST_PAGE, usage="[page]")
 COUNT = Number("a count of volumes", 1, MAX_COUNT, usage="[count]")
 SCORE = Choice("a scorer", tuple(SCORERS), usage="--score NAME", option="score")
+ANSWER = Answer()
+STEPS = Number("a number of steps", 1, FIND_MAX_STEPS, usage="--steps N", option="steps")
 TOP_K = Number("a number of results", 1, HUNT_TOP_CAP, usage="--top K", option="top")
 VIEW = Choice("a view of discoveries", (TOP, NEW, MINE))
 DISCOVERY = Discovery()
@@ -383,4 +422,4 @@ EVERYWHERE = Flag("everywhere")
 REASON = Words("reason", MAX_REASON, "<reason>")
 SETTING = Choice("a setting", tuple(KNOBS), usage="<setting>")
 SETTING_VALUE = Words("value", 1000, "<value>")
-TITLE = Words("title", MAX_TITLE, "| title")
+TITLE = Words("title", MAX_TITLE, "| title", after_bar=True)

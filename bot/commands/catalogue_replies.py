@@ -165,3 +165,18 @@ def bans(found: list[tuple[str, dict]]) -> r.Reply:
 
     lines = [line(user_id, ban) for user_id, ban in found]
     return r.Reply(r.INFO, "\n".join(lines) or "Nobody is banned.", title="Bans", private=True)
+
+
+def report_notice(ref: str, label: str, reporter: str, reason: str, reports: int) -> r.Reply:
+    """What a server's review channel is told of a report made there (no one is pinged; the
+    moderators act with mod hide or mod restore)."""
+    return r.Reply(
+        r.INFO,
+        f"{reporter} reported {ref}: {reason}",
+        title=f"Report: {ref}",
+        fields=(
+            r.Field("What", label or ref, inline=False),
+            r.Field("Open reports", str(reports)),
+        ),
+        footer="mod queue lists what waits; mod hide or mod restore answers it",
+    )

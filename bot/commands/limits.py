@@ -1,13 +1,15 @@
 """Per-person and per-server limits, in Redis, so that every bot process enforces the same ones.
 
 The numbers are the server's (bot/server_settings.py: its admins may change them), by a
-command's cost (catalog.py):
+command's cost (catalog/):
 
 - commands that send work to a worker (READS) pay a cooldown between them; a person has at
   most `max_jobs` of them in flight, and a server `max_jobs_per_server`; all three are checked
   and taken in one Lua script (atomic across processes). A slot is held by a token that lapses
   on its own, so a crashed process never locks anyone out for longer than a job's time limit;
   long work renews it.
+- a find (FIND) is the dearest: the same script with a cooldown and a slot of its own
+  (`find_cooldown_s`, one find in flight per person); it counts toward the server's jobs.
 - every other command is cheap, and shares a rate window: `commands_per_10s` per person per
   ten seconds (0: no limit). Only the first refusal in a window is worth an answer; the rest
   are `quiet`, so a person who spams gets one "slow down", not one per message.
@@ -30,7 +32,7 @@ from babel_core.settings import Settings
 from .. import keys
 from ..actor import Actor
 from ..server_settings import ServerSettings
-from .catalog import ADMIN, READS
+from .catalog import ADMIN, FIND, READS
 
 WINDOW_MS = 10_000
 
@@ -113,6 +115,7 @@ class Limits:
     def __init__(self, redis, settings: Settings, clock: Callable[[], float] = time.time):
         self.redis = redis
         self.max_jobs_per_server = settings.max_jobs_per_server
+        self.find_cooldown_s = settings.find_cooldown_s
         # a slot outlives its job's time limit
         self.hold_ms = int((settings.job_timeout_s + 60) * 1000)
         self.clock = clock
@@ -120,10 +123,12 @@ class Limits:
         self._window = redis.register_script(_WINDOW)
 
     async def admit(self, actor: Actor, cost: str, token: str, server: ServerSettings) -> Verdict:
-        """Let a command of this cost through (taking a slot named `token` for READS), or say
-        why not."""
+        """Let a command of this cost through (taking a slot named `token` for READS and FIND),
+        or say why not."""
         if cost == READS:
             return await self.acquire(actor, token, server)
+        if cost == FIND:
+            return await self.acquire(actor, token, server, find=True)
         limit = server.commands_per_10s
         if limit <= 0 or cost == ADMIN:  # no window: the console, and settings (an admin who
             return Verdict(True)  # set a tight limit must still be able to undo it)
@@ -134,19 +139,24 @@ class Limits:
             return Verdict(True)
         return Verdict(False, wait_s=max(int(left_ms), 0) / 1000, quiet=int(n) > limit + 1)
 
-    async def acquire(self, actor: Actor, token: str, server: ServerSettings) -> Verdict:
-        """Take a slot for one job (named by token), or say why not."""
+    async def acquire(
+        self, actor: Actor, token: str, server: ServerSettings, find: bool = False
+    ) -> Verdict:
+        """Take a slot for one job (named by token), or say why not. A find has a cooldown and
+        a slot of its own: one at a time, `find_cooldown_s` apart."""
         now = int(self.clock() * 1000)
+        finds = keys.user_finds(actor.user_id)
+        mine = (
+            [f"{finds}:cooldown", f"{finds}:jobs"]
+            if find
+            else [keys.user_cooldown(actor.user_id), keys.user_jobs(actor.user_id)]
+        )
         code, value = await self._acquire(
-            keys=[
-                keys.user_cooldown(actor.user_id),
-                keys.user_jobs(actor.user_id),
-                keys.server_jobs(actor.guild_id),
-            ],
+            keys=[*mine, keys.server_jobs(actor.guild_id)],
             args=[
                 now,
-                int(server.cooldown_s * 1000),
-                server.max_jobs,
+                int((self.find_cooldown_s if find else server.cooldown_s) * 1000),
+                1 if find else server.max_jobs,
                 token,
                 now + self.hold_ms,
                 self.max_jobs_per_server,
@@ -164,16 +174,25 @@ class Limits:
         process that holds it dies."""
         until = int(self.clock() * 1000) + self.hold_ms
         pipe = self.redis.pipeline(transaction=True)
-        for key in (keys.user_jobs(actor.user_id), keys.server_jobs(actor.guild_id)):
-            pipe.zadd(key, {token: until}, xx=True)
+        for key in _slots(actor):
+            pipe.zadd(key, {token: until}, xx=True)  # only where the slot is
             pipe.pexpireat(key, until)  # the latest slot: none ends later
         await pipe.execute()
 
     async def release(self, actor: Actor, token: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zrem(keys.user_jobs(actor.user_id), token)
-        pipe.zrem(keys.server_jobs(actor.guild_id), token)
+        for key in _slots(actor):
+            pipe.zrem(key, token)
         await pipe.execute()
+
+
+def _slots(actor: Actor) -> tuple[str, ...]:
+    """Every set a slot of the actor's may be in (a reading's, a find's, the server's)."""
+    return (
+        keys.user_jobs(actor.user_id),
+        f"{keys.user_finds(actor.user_id)}:jobs",
+        keys.server_jobs(actor.guild_id),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ whose message says what to type instead.
 
 How a typed line is read, field by field in the command's order: an `--option VALUE` is taken
 from anywhere on the line first; a required word is the next word; an optional word is the next
-word only if it looks like one (a page number, an address, a person, `everywhere`); a rest
-field takes the rest of the line, up to a `|` when a title follows. Words left over are an
-error, never silently dropped.
+word only if it looks like one (a page number, an address, a person, `everywhere`); a rest field
+takes the rest of the line, up to a `|` when a title or an answer follows. Words left over are
+an error, never silently dropped.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import dataclasses
 import re
 from typing import Any
 
-from .arguments import TITLE, CommandError, Context, shown
+from .arguments import CommandError, Context, shown
 from .catalog import COMMANDS, GROUPS, Command, Help, Option, unknown
 
 _OPTION = re.compile(r"(?:^|\s)--([A-Za-z][A-Za-z-]*)(?:=|\s+)?(\S*)")
@@ -90,10 +90,10 @@ class Parser:
             text = _OPTION.sub(take, text)
         positional = [o for o in spec.options if not o.kind.option]
         for i, option in enumerate(positional):
-            if option.kind is TITLE:
+            if option.kind.after_bar:
                 continue  # taken with the rest field before it
             if option.kind.rest:
-                titled = i + 1 < len(positional) and positional[i + 1].kind is TITLE
+                titled = i + 1 < len(positional) and positional[i + 1].kind.after_bar
                 body, bar, title = text.partition("|") if titled else (text, "", "")
                 if body.strip():
                     raw[option.name] = body.strip()

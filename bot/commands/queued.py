@@ -14,24 +14,29 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+import redis.exceptions
+
 from babel_core import hunt as hunting
 from babel_core import jobs, keys
 from babel_core.client import Progress
-from babel_core.edition import DEFAULT_MAX_TOKENS, Edition
+from babel_core.edition import DEFAULT_MAX_TOKENS, FIND_DEFAULT_STEPS, Edition
 from babel_core.errors import LibraryError
+from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
 
 from .. import reply as r
 from ..actor import Actor
 from ..server_settings import ServerSettings
 from . import replies
-from .catalog import Hunt
+from .catalog import Find, Hunt
 from .limits import Quotas
 from .memory import Memory
 
 log = logging.getLogger(__name__)
 
 WAIT_MARGIN_S = 30.0  # a requester waits this much longer than a job's own time limit
+# what an unreachable Redis raises, however it is reached
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 OnProgress = Callable[[r.Reply], Awaitable[None]]
 
 
@@ -111,6 +116,26 @@ class Queued:
         )
         key = await self.memory.save_prompt(prompt)
         return replies.hunt(outcome, key, notes, actor.user_id)
+
+    async def find(
+        self, command: Find, actor: Actor, progress: OnProgress | None, server: ServerSettings
+    ) -> r.Reply:
+        """Have a worker find the volume that answers the prompt as asked (docs/finding.md);
+        its progress (step, loss) reaches the front end like a reading's place in line."""
+        await self.quotas.charge(actor, 1, server)
+        steps = command.steps or FIND_DEFAULT_STEPS
+        job = jobs.Job.find([(command.prompt, command.answer)], steps, edition=self.edition.id)
+
+        async def report(p: Progress) -> None:
+            if progress is not None and p.position >= 0:
+                await progress(replies.finding(p, command, actor.user_id))
+
+        timeout = self.settings.find_timeout_s + WAIT_MARGIN_S
+        result = await self.client.request(job, actor.user_id, report, timeout=timeout)
+        if not result.ok:
+            return r.error(result.error)
+        key = await self.memory.save_prompt(command.prompt)
+        return replies.found(result.found, self.edition, key, actor.user_id)
 
     async def cancel(self, job_id: str, owner: str, actor: Actor) -> r.Reply:
         """Withdraw a reading or a hunt no worker has finished, for its asker and nobody else."""

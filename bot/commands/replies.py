@@ -12,10 +12,10 @@ import math
 
 from babel_core import hunt as hunting
 from babel_core import jobs
-from babel_core.address import about_numbers
+from babel_core.address import about_numbers, is_handle
 from babel_core.client import Progress
 from babel_core.edition import Edition, N
-from babel_core.jobs import HUNT_CHUNK, HUNT_TOP_CAP
+from babel_core.jobs import HUNT_CHUNK, HUNT_TOP_CAP, FoundVolume
 from babel_core.page import PAGES, page_span
 from babel_core.scorers import SCORERS, explain
 from babel_core.settings import Settings
@@ -23,7 +23,7 @@ from babel_core.settings import Settings
 from .. import reply as r
 from ..server_settings import KNOBS, ServerSettings, shown
 from .arguments import EXAMPLE_ADDRESS
-from .catalog import COMMANDS, GROUPS, Spec, slash_name
+from .catalog import COMMANDS, GROUPS, Find, Spec, slash_name
 from .limits import Usage
 
 NOTHING = "(nothing: this volume stops before its first word)"
@@ -43,6 +43,14 @@ def reading(result: jobs.Result, edition: Edition, prompt_key: str, reader: str)
     `reader`, who read it, may share it from here)."""
     job = result.job
     tokens = f"{len(result.token_ids)} ({'stopped at eos' if result.stopped_at_eos else 'no eos'})"
+    steps = (
+        ()
+        if is_handle(job.address)
+        else (  # a found volume's neighbours: shelf read --slip
+            r.Button(r.PREV, "◀ Previous", address=job.address, prompt_key=prompt_key),
+            r.Button(r.NEXT, "Next ▶", address=job.address, prompt_key=prompt_key),
+        )
+    )
     worker = f" · read by {result.worker} ({result.device})" if result.worker else ""
     return r.Reply(
         r.READING,
@@ -57,12 +65,11 @@ def reading(result: jobs.Result, edition: Edition, prompt_key: str, reader: str)
         ),
         footer=f"{edition.id}{worker}",
         buttons=(
-            r.Button(r.PREV, "◀ Previous", address=job.address, prompt_key=prompt_key),
-            r.Button(r.NEXT, "Next ▶", address=job.address, prompt_key=prompt_key),
+            *steps,
             r.Button(r.AGAIN, "Read with another prompt", address=job.address),
             r.Button(r.SHARE, "Share", address=job.address, prompt_key=prompt_key, owner=reader),
         ),
-        full_text_name=f"{job.address}.txt",
+        full_text_name=f"{job.address.replace(':', '-')}.txt",
     )
 
 
@@ -95,6 +102,58 @@ def waiting(progress: Progress, job: jobs.Job, owner: str) -> r.Reply:
         text,
         title=job.address,
         buttons=(r.Button(r.CANCEL, "Cancel", job_id=progress.job_id, owner=owner),),
+    )
+
+
+def finding(progress: Progress, command: Find, owner: str) -> r.Reply:
+    """A find on its way: its place in line, then its training (step, loss, answers right)."""
+    if progress.position > 0:
+        text = f"Finding… (position {progress.position} in the queue)"
+    elif progress.steps:
+        loss = "" if progress.loss is None else f" · loss {progress.loss:.3f}"
+        text = (
+            f"Finding… step {progress.step:,}/{progress.steps:,}{loss} · "
+            f"{progress.right}/{progress.pairs} answered right"
+        )
+    else:
+        text = "Finding… (a worker has it)"
+    if progress.workers == 0:
+        text += " No worker is running right now: it will be done as soon as one starts."
+    return r.Reply(
+        r.PROGRESS,
+        text,
+        title=f"{command.prompt} → {command.answer}",
+        buttons=(r.Button(r.CANCEL, "Cancel", job_id=progress.job_id, owner=owner),),
+    )
+
+
+def found(volume: FoundVolume, edition: Edition, prompt_key: str, finder: str) -> r.Reply:
+    """A found volume: its reading of the prompt, its place on the shelves and its handle,
+    with buttons to read it on another prompt, bookmark it and share it (its finder alone)."""
+    first = volume.readings[0]
+    hexagon = f"{volume.hexagon_chars:,} characters, {volume.hexagon_head}…{volume.hexagon_tail}"
+    return r.Reply(
+        r.READING,
+        first.text or NOTHING,
+        title=f"Found: {volume.handle}",
+        fields=(
+            r.Field("Prompt", first.prompt, inline=False),
+            r.Field("Wall, shelf, volume", f"{volume.wall}, {volume.shelf}, {volume.volume}"),
+            r.Field("Hexagon", hexagon, inline=False),
+            r.Field("Handle", volume.handle),
+            r.Field("Steps", f"{volume.steps:,}"),
+            r.Field("Fingerprint", first.fingerprint),
+        ),
+        footer=(
+            f"{edition.id} · it was always on the shelves: the search only computed where "
+            f"(clamped weights: {volume.clamped})"
+        ),
+        buttons=(
+            r.Button(r.AGAIN, "Read with another prompt", address=volume.handle),
+            r.Button(r.BOOKMARK, "Bookmark", address=volume.handle),
+            r.Button(r.SHARE, "Share", address=volume.handle, prompt_key=prompt_key, owner=finder),
+        ),
+        full_text_name=f"{volume.handle.replace(':', '-')}.txt",
     )
 
 

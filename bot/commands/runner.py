@@ -3,7 +3,7 @@
     runner = Runner(settings, redis, client, invocation="!shelf ")
     reply = await runner.run(parser.parse("read babel-w3-s2-v17 Hi"), actor, on_progress)
 
-The console and the Discord front end both hand the runner a command value (catalog.py) and an
+The console and the Discord front end both hand the runner a command value (catalog/) and an
 `Actor` (bot/actor.py), and draw the `Reply` they get back. The runner holds its services by
 composition (the queue's work in queued.py, the catalogue's services, per-person limits and
 memory) and dispatches with one `match`. It checks bans and limits first (`admitted` tells a
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
 import random
 import time
@@ -25,12 +27,14 @@ from collections.abc import Awaitable, Callable
 import redis.exceptions
 
 from babel_core import jobs
-from babel_core.address import parse_address
+from babel_core.address import is_handle, parse_address
 from babel_core.edition import DEFAULT_PROMPT, get_edition
 from babel_core.errors import LibraryError
 from babel_core.redis_conn import QueueUnreachable
 from babel_core.settings import Settings
+from babel_core.slipstore import SlipStore, open_store
 
+from .. import keys
 from .. import reply as r
 from ..actor import Actor
 from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
@@ -41,20 +45,18 @@ from . import catalog as c
 from . import catalogue_replies as cr
 from . import replies
 from .arguments import CommandError, Context
-from .catalog import READS, Command
+from .catalog import FIND, READS, Command
 from .limits import Limits, Quotas, Verdict
 from .memory import Memory
 from .moderating import Moderating
 from .parse import Parser
-from .queued import OnProgress, Queued
+from .queued import REDIS_DOWN, OnProgress, Queued
+from .sharing import Sharing
 
 log = logging.getLogger(__name__)
 
 OOPS = "Something went wrong on the library's side; it has been logged. Please try again."
 NO_DMS = "The library does not answer direct messages: ask in a server it is in."
-VERIFIER = "catalogue-verify"  # the requester of verification re-reads
-VERIFY_PAUSE_S = 60.0  # the longest pause between tries of a share's verification
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, QueueUnreachable)
 
 
 class Runner:
@@ -85,7 +87,9 @@ class Runner:
         self.queued = Queued(settings, self.edition, client, self.memory, self.quotas)
         self.catalogue = Catalogue(settings, redis, clock)
         self.moderating = Moderating(self.catalogue)
-        self.verifying: set[asyncio.Task] = set()
+        self.sharing = Sharing(
+            self.catalogue, client, self.queued, self.memory, self.parser, self.keep
+        )
 
     async def handle(self, text: str, actor: Actor, progress: OnProgress | None = None) -> r.Reply:
         """Parse a typed line and run it (the console's way)."""
@@ -123,7 +127,7 @@ class Runner:
                 return r.error(verdict.message, quiet=verdict.quiet)
             if admitted is not None:
                 await admitted()
-            if cost != READS:
+            if cost not in (READS, FIND):
                 return await self._answer(command, actor, _guarded(progress), slash, server)
             holding = asyncio.create_task(self._hold(actor, token))
             try:
@@ -175,18 +179,20 @@ class Runner:
                         f"one. Start with {self.parser.example('read')} or "
                         f"{self.invocation}random."
                     )
-                step = self.neighbour(command.spec.name, last[0], prompt or last[1])
+                step = await self.neighbour(command.spec.name, last[0], prompt or last[1])
                 job = jobs.Job.read(step.address, step.prompt, edition=edition)
                 return await self.queued.read(job, actor, progress, server)
             case c.Page(address=address, page=number):
                 job = jobs.Job.draw(await self._resolve(address, actor), number, edition=edition)
                 return await self.queued.read(job, actor, progress, server)
+            case c.Find():
+                return await self.queued.find(command, actor, progress, server)
             case c.Hunt(prompt=prompt):
                 return await self.queued.hunt(
                     command, prompt or DEFAULT_PROMPT, actor, progress, server
                 )
             case c.Share():
-                return await self._share(command, actor, server)
+                return await self.sharing.share(command, actor, server)
             case c.Show(id=n):
                 d = await cat.discoveries.show(n, actor)
                 return cr.discovery(d, actor.user_id, moderator=actor.moderates(d.guild_id))
@@ -207,7 +213,9 @@ class Runner:
             case c.Leaders(page=number):
                 return cr.leaders(command, await cat.discoveries.leaderboard(number))
             case c.Report(item=item, reason=reason):
-                await cat.moderation.report(actor, item, reason)
+                reports = await cat.moderation.report(actor, item, reason)
+                if server.review_channel:
+                    await self._notice(server, item, actor, reason, reports)
                 return r.note(f"Thank you: this server's moderators will look at {item}.")
             case c.Bookmark(name=name, address=address):
                 return await self._bookmark(name, address, actor, server)
@@ -219,6 +227,7 @@ class Runner:
                 return cr.bookmarks(command, found, whose, own, self.parser.example("bookmark"))
             case c.Unbookmark(name=name):
                 mark = await cat.bookmarks.remove(actor, name)
+                await self.keep(mark.address, f"bookmark:{mark.ref}", kept=False)
                 return r.note(f"Removed {mark.ref} (it stood for {mark.address}).")
             case (
                 c.ModQueue()
@@ -241,7 +250,7 @@ class Runner:
                 return await self._configure(actor, key, value)
             case c.ConfigReset(key=key):
                 return await self._configure(actor, key, None)
-        raise AssertionError(f"no case for {command!r}")  # every command in catalog.py has one
+        raise AssertionError(f"no case for {command!r}")  # every command in catalog/ has one
 
     # -- what several commands share
 
@@ -249,20 +258,37 @@ class Runner:
         """An address as checked by the parser, or the one a @bookmark names."""
         return await self.catalogue.bookmarks.resolve(where, actor)
 
-    def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
-        """A reading of the volume after ("next") or before ("prev") an address."""
+    async def neighbour(self, direction: str, address: str, prompt: str) -> c.Read:
+        """A reading of the volume after ("next") or before ("prev") an address; a found
+        volume's neighbour is again a found volume (a slip of its own, made from its slip)."""
+        delta = 1 if direction == "next" else -1
+        if is_handle(address):
+            there = (await asyncio.to_thread(self.slips.neighbour, address, delta)).handle
+            return self.parser.build("read", {"address": there, "prompt": prompt})
         here = parse_address(address)
         if direction == "prev" and here.index == 0:
             raise CommandError(f"{here} is the first volume of the library: none comes before it.")
-        there = here.neighbour(1 if direction == "next" else -1)
-        return self.parser.build("read", {"address": str(there), "prompt": prompt})
+        there = str(here.neighbour(delta))
+        return self.parser.build("read", {"address": there, "prompt": prompt})
+
+    @functools.cached_property
+    def slips(self) -> SlipStore:
+        """Where found volumes' slips are (docs/finding.md), opened when first needed."""
+        return open_store(self.settings)
+
+    async def keep(self, address: str, holder: str, kept: bool = True) -> None:
+        """Pin a found volume's slip while a discovery or bookmark (`holder`) names it, so the
+        store's cap never evicts it (kept False: unpin); an address needs nothing."""
+        if is_handle(address):
+            change = self.slips.pin if kept else self.slips.unpin
+            await asyncio.to_thread(change, address, holder)
 
     async def from_button(self, button: r.Button, clicker: Actor) -> Command:
         """The command a button under a reply stands for, when `clicker` clicks it."""
         match button.action:
             case r.PREV | r.NEXT:
                 prompt = await self.memory.prompt(button.prompt_key)
-                return self.neighbour(button.action, button.address, prompt)
+                return await self.neighbour(button.action, button.address, prompt)
             case r.READ:
                 prompt = await self.memory.prompt(button.prompt_key)
                 return self.parser.build("read", {"address": button.address, "prompt": prompt})
@@ -287,88 +313,48 @@ class Runner:
         except REDIS_DOWN:
             return r.error(str(QueueUnreachable()))
 
+    async def _notice(
+        self, server: ServerSettings, ref: str, actor: Actor, reason: str, reports: int
+    ) -> None:
+        """Tell the server's review channel of a report (posted by a bot: review.py)."""
+        found = await self.catalogue.moderation.item(ref)
+        notice = dict(
+            channel=server.review_channel,
+            ref=ref,
+            label=found.label,
+            reporter=actor.name,
+            reason=reason,
+            reports=reports,
+        )
+        await self.redis.xadd(
+            keys.NOTICES,
+            {"notice": json.dumps(notice)},
+            maxlen=keys.NOTICES_MAXLEN,
+            approximate=True,
+        )
+
     async def _configure(self, actor: Actor, key: str, value: str | None) -> r.Reply:
         old, new = await self.servers.change(self.catalogue.durable, actor, key, value)
         return r.note(f"{key}: {old} → {new}. It applies from the next command.")
 
-    async def _share(self, command: c.Share, actor: Actor, server: ServerSettings) -> r.Reply:
-        cat = self.catalogue
-        if command.address:
-            address, prompt = await self._resolve(command.address, actor), DEFAULT_PROMPT
-        else:
-            last = await self.memory.last(actor.user_id)
-            if last is None:
-                raise CommandError(
-                    "You have not read a volume yet, so there is nothing to share: read one, or "
-                    f"give its address: {self.parser.example('share')}"
-                )
-            address, prompt = last
-        job = jobs.Job.read(address, command.prompt or prompt, edition=self.edition.id)
-        result = await self.queued.fetch(job, actor)
-        if not result.ok:
-            return r.error(result.error)
-        shared = await cat.discoveries.share(
-            actor,
-            self.edition,
-            job.address,
-            job.prompt,
-            job.max_tokens,
-            result,
-            command.title,
-            WordFilter(server.filter_words),
-        )
-        d = shared.discovery
-        if not shared.new:
-            d = await cat.discoveries.show(d.number, actor)  # refuses what is not for them
-            said = f"This reading was already shared as {d.ref} by {d.finder_name}."
-        elif d.status == PUBLISHED:
-            said = f"Shared as {d.ref}. A worker reads it once more to verify it."
-        else:
-            said = f"Shared as {d.ref}; it waits for a moderator's review before others see it."
-        if shared.new:
-            task = asyncio.get_running_loop().create_task(self.verify(d.number, job))
-            self.verifying.add(task)
-            task.add_done_callback(self.verifying.discard)
-        return cr.discovery(d, actor.user_id, said, moderator=actor.moderates(d.guild_id))
-
-    async def verify(self, n: int, job: jobs.Job) -> str:
-        """Have a worker read a shared tuple again from its address (a fresh job: no cache
-        answers) and record the verdict. Tried again, with a pause doubling up to a minute,
-        until there is a verdict: while the job is lost, the queue unreachable, or the worker
-        answers with a passing failure (time limit, memory); a refusal is recorded as it is."""
-        attempt = 0
-        while True:
-            try:
-                result = await self.client.request(
-                    job.reread(), VERIFIER, timeout=self.queued.timeout_s, resubmit=3
-                )
-                if result.ok or result.error_kind in (jobs.REFUSED, jobs.DEAD):
-                    return await self.catalogue.discoveries.record_reread(n, result)
-                problem = result.error
-            except (LibraryError, *REDIS_DOWN) as e:
-                problem = str(e)
-            attempt += 1
-            log.warning("verifying %s: %s (try %d)", ref(n), problem, attempt)
-            await asyncio.sleep(min(VERIFY_PAUSE_S, 2.0**attempt))
-
     async def settle(self, timeout: float | None = None) -> None:
-        """Wait for the verifications started so far (the console, the bot and tests, before
-        closing); after `timeout`, stop waiting: the discoveries left stay pending."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.verifying:
-                    await asyncio.gather(*self.verifying, return_exceptions=True)
-        except TimeoutError:
-            log.warning("%d verifications left pending", len(self.verifying))
-            for task in list(self.verifying):
-                task.cancel()
+        """Wait for the shares' verifications in flight (sharing.py) before closing."""
+        await self.sharing.settle(timeout)
 
     async def _bookmark(
         self, name: str, address: str, actor: Actor, server: ServerSettings
     ) -> r.Reply:
         cat = self.catalogue
         where = await self._resolve(address, actor)
-        mark, new = await cat.bookmarks.create(actor, name, where, WordFilter(server.filter_words))
+        holder = f"bookmark:@{name}"
+        await self.keep(where, holder)  # first: a found volume whose slip is gone is refused
+        try:
+            mark, new = await cat.bookmarks.create(
+                actor, name, where, WordFilter(server.filter_words)
+            )
+        except LibraryError:
+            await self.keep(where, holder, kept=False)
+            raise
         said = "now stands for" if new else "now points to"
         text = f"{mark.ref} {said} {mark.address}: {self.invocation}read {mark.ref}."
         if mark.status == PUBLISHED:

@@ -28,7 +28,7 @@ from babel_core.settings import Settings
 from ..commands.arguments import Context
 from ..commands.runner import Runner
 from .cog import ShelfCog
-from .expeditions import forward_to_review_channel
+from .review import forward_to_review_channels
 from .slash import shelf_groups
 from .ui import ShelfButton
 
@@ -62,7 +62,7 @@ class ShelfBot(commands.AutoShardedBot):
         self.sync = sync
         self.runner: Runner | None = None
         self._owned: tuple = ()  # (client, redis, target), closed with the bot
-        self._review: asyncio.Task | None = None  # forwards expeditions' finds
+        self._review: asyncio.Task | None = None  # forwards finds and notices (review.py)
 
     @property
     def invocation(self) -> str:
@@ -93,8 +93,7 @@ class ShelfBot(commands.AutoShardedBot):
         for group in shelf_groups(ctx, cog.slash, complete):
             self.tree.add_command(group)
         self.add_dynamic_items(ShelfButton)
-        if self.settings.review_channel:
-            self._review = asyncio.create_task(forward_to_review_channel(self), name="review")
+        self._review = asyncio.create_task(forward_to_review_channels(self), name="review")
         await self._sync()
 
     async def _sync(self) -> None:

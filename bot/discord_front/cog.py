@@ -6,7 +6,7 @@
 
 A typed command is parsed from its text, a slash command from its options (slash.py), a
 button from its custom id (ui.py), the prompt modal from its field; each becomes a command
-value (bot/commands/catalog.py) and an `Actor`, goes to the runner, and is answered by a
+value (bot/commands/catalog/) and an `Actor`, goes to the runner, and is answered by a
 responder (respond.py) that keeps Discord's rules: acknowledged within 3 s, private replies
 ephemeral or by DM, progress edits throttled, an expired token answered in the channel.
 Every entry point catches its own errors: nothing a person does leaves a "thinking…" behind.
@@ -30,7 +30,8 @@ from ..commands.catalog import COMMANDS, Command
 from ..commands.runner import OOPS
 from .checks import NOT_HERE, channel_allowed, is_admin, is_moderator
 from .respond import EditThrottle, InteractionResponder, MessageResponder, Responder
-from .ui import PromptModal
+from .slash import PRIVATE
+from .ui import AskModal, for_asker
 
 if TYPE_CHECKING:
     from .app import ShelfBot
@@ -73,11 +74,12 @@ class ShelfCog(commands.Cog, name="Shelf"):
     async def answer(
         self, responder: Responder, command: Command, actor: Actor, slash: bool = False
     ) -> None:
-        """Run one command and show its progress and reply."""
+        """Run one command and show its progress and reply (a public one with a Delete
+        button for its asker)."""
         reply = await self.runner.run(
             command, actor, responder.progress, admitted=responder.acknowledge, slash=slash
         )
-        await responder.show(reply)
+        await responder.show(for_asker(reply, actor.user_id))
 
     # -- typed: !shelf …
 
@@ -104,7 +106,10 @@ class ShelfCog(commands.Cog, name="Shelf"):
     async def slash(self, interaction: discord.Interaction, name: str, options: dict[str, Any]):
         """A slash command: its options become a command with no text in between."""
         spec = COMMANDS[name].spec
-        responder = InteractionResponder(interaction, self.throttle, private=spec.private)
+        asked_private = bool(options.pop(PRIVATE, None))
+        responder = InteractionResponder(
+            interaction, self.throttle, private=spec.private or asked_private, only=asked_private
+        )
         try:
             actor, allowed = await self._place(interaction)
             if not allowed:
@@ -132,6 +137,8 @@ class ShelfCog(commands.Cog, name="Shelf"):
                 await responder.show(r.error(NOT_HERE))
             elif button.action == r.CANCEL:
                 await responder.show(await self.runner.cancel(button.job_id, button.owner, actor))
+            elif button.action == r.DELETE:
+                await self._delete(interaction, responder, button, actor)
             else:
                 command = await self.runner.from_button(button, actor)
                 await self.answer(responder, command, actor)
@@ -141,19 +148,36 @@ class ShelfCog(commands.Cog, name="Shelf"):
             log.exception("a %s button failed", button.action)
             await responder.show(r.error(OOPS))
 
-    async def ask_prompt(self, interaction: discord.Interaction, address: str) -> None:
-        """The "Read with another prompt" button: a modal asks for the prompt."""
+    async def _delete(self, interaction, responder, button: r.Button, actor: Actor) -> None:
+        """The Delete button: its asker, or a moderator here, takes the reply away."""
+        if actor.user_id != button.owner and not actor.may_moderate_here:
+            await responder.show(
+                r.error("Only the person who asked (or a moderator) can delete this.")
+            )
+            return
+        await responder.acknowledge()
+        if interaction.message is not None:
+            await interaction.message.delete()
+
+    async def ask(self, interaction: discord.Interaction, button: r.Button) -> None:
+        """ "Read with another prompt" and "Bookmark": a form asks for the prompt or name."""
         try:
             limit = self.bot.settings.max_prompt_chars
-            await interaction.response.send_modal(PromptModal(address, limit))
+            await interaction.response.send_modal(AskModal(button, limit))
         except discord.HTTPException as e:
-            log.warning("could not open the prompt modal (%s %s)", e.status, e.code)
+            log.warning("could not open a form (%s %s)", e.status, e.code)
 
-    async def submit_prompt(self, interaction: discord.Interaction, address: str, prompt: str):
+    async def submit(self, interaction: discord.Interaction, button: r.Button, text: str):
+        """The form's answer: a reading with that prompt, or a bookmark with that name."""
         responder = InteractionResponder(interaction, self.throttle, private=False)
         try:
             actor, _ = await self._place(interaction)
-            command = self.runner.parser.build("read", {"address": address, "prompt": prompt})
+            if button.action == r.AGAIN:
+                options = {"address": button.address, "prompt": text}
+                command = self.runner.parser.build("read", options)
+            else:
+                options = {"name": text, "address": button.address}
+                command = self.runner.parser.build("bookmark", options)
         except CommandError as e:
             await responder.show(r.error(str(e)))
             return

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
+from abc import ABC, abstractmethod
 
 import discord
 
@@ -56,19 +58,24 @@ class EditThrottle:
         return True
 
 
+def _kept(buttons: tuple[r.Button, ...]) -> tuple[r.Button, ...]:
+    """The buttons of a reply made private: an ephemeral message needs no Delete button."""
+    return tuple(b for b in buttons if b.action != r.DELETE)
+
+
 def _gone(error: discord.HTTPException) -> bool:
     """The interaction's token has expired (401, 50027), or its message or webhook is gone."""
     return error.status in (401, 404)
 
 
-class Responder:
+class Responder(ABC):
     """What every responder offers the runner and the front end."""
 
     channel_id: int
     throttle: EditThrottle
     message: discord.Message | None = None
 
-    async def acknowledge(self) -> None:
+    async def acknowledge(self) -> None:  # noqa: B027 (a typed message needs no acknowledgement)
         """The command goes ahead: show that it is being worked on."""
 
     async def progress(self, reply: r.Reply) -> None:
@@ -85,8 +92,8 @@ class Responder:
         except Exception:
             log.exception("could not answer")
 
-    async def _show(self, reply: r.Reply) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def _show(self, reply: r.Reply) -> None: ...
 
 
 class MessageResponder(Responder):
@@ -128,11 +135,18 @@ class InteractionResponder(Responder):
     """Answers a slash command, a button or a modal: acknowledged within 3 s, private replies
     ephemeral, and in the channel once the interaction's token has expired."""
 
-    def __init__(self, interaction: discord.Interaction, throttle: EditThrottle, private: bool):
+    def __init__(
+        self,
+        interaction: discord.Interaction,
+        throttle: EditThrottle,
+        private: bool,
+        only: bool = False,
+    ):
         self.interaction = interaction
         self.channel_id = interaction.channel_id or 0
         self.throttle = throttle
         self.private = private  # the command answers its asker alone (defer ephemerally)
+        self.only = only  # the asker asked for every answer to be theirs alone (private:True)
         self.message = None
         self.fallback: discord.Message | None = None  # in the channel, once the token is dead
         self._lock = asyncio.Lock()  # an acknowledgement and a reply never race
@@ -167,6 +181,8 @@ class InteractionResponder(Responder):
             await self._answer(reply)
 
     async def _answer(self, reply: r.Reply) -> None:
+        if self.only:
+            reply = dataclasses.replace(reply, private=True, buttons=_kept(reply.buttons))
         response, followup = self.interaction.response, self.interaction.followup
         if self.fallback is not None:
             return await self._in_channel(reply)

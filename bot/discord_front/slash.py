@@ -1,10 +1,11 @@
-"""The `/shelf` slash commands, made from the command table (bot/commands/catalog.py).
+"""The `/shelf` slash commands, made from the command table (bot/commands/catalog/).
 
 Each command class becomes one slash subcommand (`mod …` ones under `/shelf-mod`): its fields
 become options, each typed, bounded, described and given choices or autocomplete by its kind
 of argument (bot/commands/arguments.py: `Arg.slash`). Required options are declared required.
 A slash command's options go to the parser as they are (`Parser.build`), never through text.
-So a new command in the table is a new slash command, with nothing to write here.
+Every command whose answer is public also takes `private:True`, for an answer to its asker
+alone. So a new command in the table is a new slash command, with nothing to write here.
 
 discord.py reads a command's options from its callback's signature; the callbacks here are
 made per command, so each gets a signature (`__signature__`) built from the command's fields,
@@ -24,6 +25,7 @@ from ..commands.arguments import Context, Slash
 from ..commands.catalog import COMMANDS, GROUPS
 
 Handler = Callable[[discord.Interaction, str, dict[str, Any]], Awaitable[None]]
+PRIVATE = "private"  # every command that answers publicly also takes private:True
 Completer = Callable[[discord.Interaction, str], Awaitable[list[app_commands.Choice]]]
 
 
@@ -56,6 +58,13 @@ def _command(name: str, ctx: Context, handle: Handler, complete: dict[str, Compl
             choices[option.name] = [app_commands.Choice(name=c, value=c) for c in slash.choices]
         if slash.autocomplete:
             completers[option.name] = complete[slash.autocomplete]
+    if not spec.private:  # a public answer may be asked for privately
+        parameters.append(
+            inspect.Parameter(
+                PRIVATE, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=bool
+            )
+        )
+        described[PRIVATE] = "answer me alone"
 
     async def callback(interaction: discord.Interaction, **values: Any) -> None:
         await handle(interaction, name, values)

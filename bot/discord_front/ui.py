@@ -9,6 +9,7 @@ lives in its custom id (at most 100 characters), written and read back by `custo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import re
@@ -34,13 +35,15 @@ STYLES = {
     r.NEXT: discord.ButtonStyle.secondary,
     r.MORE: discord.ButtonStyle.secondary,
     r.AGAIN: discord.ButtonStyle.primary,
+    r.BOOKMARK: discord.ButtonStyle.secondary,
     r.READ: discord.ButtonStyle.primary,
     r.SHARE: discord.ButtonStyle.success,
     r.VOTE: discord.ButtonStyle.success,
     r.CANCEL: discord.ButtonStyle.danger,
+    r.DELETE: discord.ButtonStyle.secondary,
 }
 
-_ADDRESS = r"(?P<address>[0-9a-z]+-w[1-4]-s[1-5]-v[0-9]{1,2})"
+_ADDRESS = r"(?P<address>slip:[0-9a-f]{12}|[0-9a-z]+-w[1-4]-s[1-5]-v[0-9]{1,2})"
 _KEY = r"(?P<key>[0-9a-f]{0,12})"
 _OWNER = r"(?P<owner>[0-9A-Za-z_-]{0,40})"
 _BUTTONS = {
@@ -48,8 +51,10 @@ _BUTTONS = {
     r.NEXT: re.compile(rf"shelf:next:{_KEY}:{_ADDRESS}"),
     r.READ: re.compile(rf"shelf:read:{_KEY}:{_ADDRESS}"),
     r.AGAIN: re.compile(rf"shelf:again:{_ADDRESS}"),
+    r.BOOKMARK: re.compile(rf"shelf:bookmark:{_ADDRESS}"),
     r.SHARE: re.compile(rf"shelf:share:{_OWNER}:{_KEY}:{_ADDRESS}"),
     r.CANCEL: re.compile(rf"shelf:cancel:{_OWNER}:(?P<job>[0-9a-f]{{32}})"),
+    r.DELETE: re.compile(rf"shelf:delete:{_OWNER}"),
     r.VOTE: re.compile(r"shelf:vote:(?P<target>D-[0-9]{1,12})"),
     r.MORE: re.compile(r"shelf:more:(?P<target>[ -~]{1,89})"),
 }
@@ -60,12 +65,14 @@ def custom_id(b: r.Button) -> str:
     match b.action:
         case r.PREV | r.NEXT | r.READ:
             return f"shelf:{b.action}:{b.prompt_key}:{b.address}"
-        case r.AGAIN:
-            return f"shelf:again:{b.address}"
+        case r.AGAIN | r.BOOKMARK:
+            return f"shelf:{b.action}:{b.address}"
         case r.SHARE:
             return f"shelf:share:{b.owner}:{b.prompt_key}:{b.address}"
         case r.CANCEL:
             return f"shelf:cancel:{b.owner}:{b.job_id}"
+        case r.DELETE:
+            return f"shelf:delete:{b.owner}"
         case r.VOTE | r.MORE:
             return f"shelf:{b.action}:{b.target}"
     raise ValueError(f"unknown button action {b.action!r}")
@@ -125,6 +132,14 @@ def view_of(reply: r.Reply) -> discord.ui.View | None:
     return view
 
 
+def for_asker(reply: r.Reply, user_id: str) -> r.Reply:
+    """A public reply with a Delete button for its asker (moderators may use it too)."""
+    if reply.private or reply.kind not in (r.READING, r.INFO) or len(reply.buttons) >= 25:
+        return reply
+    delete = r.Button(r.DELETE, "Delete", owner=user_id)
+    return dataclasses.replace(reply, buttons=(*reply.buttons, delete))
+
+
 def message_kwargs(reply: r.Reply, *, edit: bool) -> dict:
     """Keyword arguments for send (edit=False) or edit (edit=True) of this reply."""
     embed, files = embed_of(reply)
@@ -161,26 +176,32 @@ class ShelfButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shelf:[a
 
     async def callback(self, interaction: discord.Interaction) -> None:
         front = interaction.client.get_cog("Shelf")
-        if self.button.action == r.AGAIN:
-            await front.ask_prompt(interaction, self.button.address)
+        if self.button.action in (r.AGAIN, r.BOOKMARK):  # a form asks first
+            await front.ask(interaction, self.button)
         else:
             await front.click(interaction, self.button)
 
 
-class PromptModal(discord.ui.Modal, title="Read with another prompt"):
-    """Asks for the prompt of a new reading of one volume."""
+class AskModal(discord.ui.Modal):
+    """Asks for what a button's command needs: the prompt of a new reading of one volume
+    (AGAIN), or the name of a bookmark for it (BOOKMARK)."""
 
-    def __init__(self, address: str, max_chars: int):
-        super().__init__(timeout=600)
-        self.address = address
-        self.text = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph, max_length=min(max_chars, 4000)
+    def __init__(self, button: r.Button, max_chars: int):
+        again = button.action == r.AGAIN
+        super().__init__(
+            title="Read with another prompt" if again else "Bookmark this volume", timeout=600
         )
-        self.add_item(discord.ui.Label(text="Prompt", component=self.text))
+        self.button = button
+        self.text = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph if again else discord.TextStyle.short,
+            max_length=min(max_chars, 4000) if again else 33,
+            min_length=1 if again else 2,
+        )
+        self.add_item(discord.ui.Label(text="Prompt" if again else "Name", component=self.text))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         front = interaction.client.get_cog("Shelf")
-        await front.submit_prompt(interaction, self.address, self.text.value)
+        await front.submit(interaction, self.button, self.text.value)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         log.error("the prompt modal failed", exc_info=error)

@@ -24,6 +24,7 @@ from .library import (  # noqa: I001
     Prev,
     Page,
     Hunt,
+    Find,
     Quota,
 )
 from .catalogue import (  # noqa: I001
@@ -56,6 +57,7 @@ from .moderation import (  # noqa: I001
 from .table import (
     ADMIN,
     CHEAP,
+    FIND,
     COMMANDS,
     GROUPS,
     READS,
@@ -71,6 +73,7 @@ from .table import (
 
 __all__ = [
     "ADMIN",
+    "FIND",
     "Help",
     "About",
     "Read",
@@ -79,6 +82,7 @@ __all__ = [
     "Prev",
     "Page",
     "Hunt",
+    "Find",
     "Quota",
     "Share",
     "Discoveries",

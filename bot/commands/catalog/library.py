@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from babel_core.hunt import DEFAULT_TOP
 
 from .. import arguments as a
-from .table import READS, Command, Topic, arg, command
+from .table import FIND, READS, Command, Topic, arg, command
 
 PROMPT_HELP = "what to ask it (default: What is written in this book?)"
 
@@ -93,6 +93,19 @@ class Hunt(Command):
     prompt: str | None = arg(a.PROMPT, "what to ask every volume", None)
     score: str = arg(a.SCORE, "how readings are ranked (help hunt explains the scorers)", "default")
     top: int = arg(a.TOP_K, "how many of the best to show", DEFAULT_TOP)
+
+
+@command(
+    "find",
+    "Find the volume that answers a prompt as you say: it was always on the shelves.",
+    "find What is the capital of France? | Paris.",
+    cost=FIND,
+)
+@dataclass(frozen=True)
+class Find(Command):
+    prompt: str = arg(a.PROMPT, "what to ask the volume")
+    answer: str = arg(a.ANSWER, "what it must answer, exactly")
+    steps: int | None = arg(a.STEPS, "the most training steps (default: the library's)", None)
 
 
 @command("quota", "How many volumes you and this server may still read today.", "quota")

@@ -14,7 +14,9 @@ from typing import Any, ClassVar
 from .. import arguments as a
 from ..arguments import Arg
 
-READS, CHEAP, ADMIN = "reads", "cheap", "admin"  # ADMIN: a server's settings, never rate-limited
+# READS send work to a worker; FIND too, far more of it (its own cooldown, one at a time);
+# ADMIN: a server's settings, never rate-limited; CHEAP: everything else
+READS, FIND, CHEAP, ADMIN = "reads", "find", "cheap", "admin"
 GROUPS = {
     "mod": "For moderators: the review queue, hiding and restoring, bans, the log.",
     "config": "For a server's admins: its channels, limits, quotas, moderators and filter.",
