@@ -17,6 +17,7 @@ from babel_core.client import NOT_YOURS, WITHDRAWN, LibraryBusy, LibraryClient
 from babel_core.hunt import Hunt
 from babel_core.jobs import CANCELLED, DEAD, HUNT, Job, Result
 from babel_core.queue import Queue, ensure_group
+from babel_core.settings import Settings
 from tests.conftest import queued, service_settings
 
 PROMPT = "Once upon a time"
@@ -239,3 +240,34 @@ async def test_a_poison_entry_in_the_bulk_lane_is_dead_lettered_and_nothing_is_l
     assert r.keys(keys.PREFIX + "bulk:*") == [] and r.exists(keys.ATTEMPTS) == 0
     result = Result.from_json(r.get(keys.result(good.id)))
     assert result.error_kind != DEAD
+
+
+async def test_acknowledged_bulk_jobs_survive_a_sigkilled_redis_with_their_turns(tmp_path):
+    from tests.catalogue_support import RedisProcess
+    from tests.test_job_durability import valkey
+
+    server = RedisProcess(tmp_path, valkey(), appendfsync="everysec").start()
+    try:
+        r = server.client()
+        client = LibraryClient(r, Settings(queue_cap=0))
+        a, b = tiny_hunt(3 * 32, seed=11), tiny_hunt(3 * 32, seed=12)
+        for hunt, who, where in ((a, "user:a", "s1"), (b, "user:b", "s2")):
+            for job in hunt.jobs():  # each returns once WAITAOF says it is on disk
+                await client.submit(job, who, server=where)
+        await client.close()
+        await r.aclose()
+        server.kill()  # no shutdown, no last fsync
+        server.start()
+        queue = Queue(redis.Redis(unix_socket_path=server.socket), "w", 3600)
+        taken = [queue.take_bulk(1) for _ in range(7)]
+        assert [(d.job.seed, d.job.chunk) for [d] in taken[:6]] == [
+            (11, 0),
+            (12, 0),
+            (11, 1),
+            (12, 1),
+            (11, 2),
+            (12, 2),
+        ]
+        assert taken[6] == [] and queue.depth() == 6  # taken, each still pending until answered
+    finally:
+        server.kill()
