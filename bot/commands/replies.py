@@ -91,40 +91,46 @@ def page(edition: Edition, address: str, number: int, png: bytes) -> r.Reply:
 def waiting(progress: Progress, job: jobs.Job, owner: str) -> r.Reply:
     """A reading or page on its way: its place in line, and a Cancel button for its asker."""
     doing = f"Drawing page {job.page}" if job.kind == jobs.PAGE else "Reading"
+    return _on_its_way(_place(doing, progress), progress, job.address, progress.job_id, owner)
+
+
+def _place(doing: str, progress: Progress) -> str:
     if progress.position > 0:
-        text = f"{doing}… (position {progress.position} in the queue)"
-    else:
-        text = f"{doing}… (a worker has it)"
+        return f"{doing}… (position {progress.position} in the queue)"
+    return f"{doing}… (a worker has it)"
+
+
+def _on_its_way(
+    text: str,
+    progress,
+    title: str,
+    job_id: str,
+    owner: str,
+    then: str = "it will be done as soon as one starts",
+) -> r.Reply:
+    """Work on its way, with a Cancel button for its asker; says so when no worker runs."""
     if progress.workers == 0:
-        text += " No worker is running right now: it will be done as soon as one starts."
+        text += f" No worker is running right now: {then}."
     return r.Reply(
         r.PROGRESS,
         text,
-        title=job.address,
-        buttons=(r.Button(r.CANCEL, "Cancel", job_id=progress.job_id, owner=owner),),
+        title=title,
+        buttons=(r.Button(r.CANCEL, "Cancel", job_id=job_id, owner=owner),),
     )
 
 
 def finding(progress: Progress, command: Find, owner: str) -> r.Reply:
     """A find on its way: its place in line, then its training (step, loss, answers right)."""
-    if progress.position > 0:
-        text = f"Finding… (position {progress.position} in the queue)"
-    elif progress.steps:
+    if progress.position <= 0 and progress.steps:
         loss = "" if progress.loss is None else f" · loss {progress.loss:.3f}"
         text = (
             f"Finding… step {progress.step:,}/{progress.steps:,}{loss} · "
             f"{progress.right}/{progress.pairs} answered right"
         )
     else:
-        text = "Finding… (a worker has it)"
-    if progress.workers == 0:
-        text += " No worker is running right now: it will be done as soon as one starts."
-    return r.Reply(
-        r.PROGRESS,
-        text,
-        title=f"{command.prompt} → {command.answer}",
-        buttons=(r.Button(r.CANCEL, "Cancel", job_id=progress.job_id, owner=owner),),
-    )
+        text = _place("Finding", progress)
+    title = f"{command.prompt} → {command.answer}"
+    return _on_its_way(text, progress, title, progress.job_id, owner)
 
 
 def found(volume: FoundVolume, edition: Edition, prompt_key: str, finder: str) -> r.Reply:
@@ -159,14 +165,9 @@ def found(volume: FoundVolume, edition: Edition, prompt_key: str, finder: str) -
 
 def hunting_progress(progress: hunting.HuntProgress, owner: str) -> r.Reply:
     text = f"Hunting… {progress.volumes_done:,}/{progress.volumes:,} volumes"
-    if progress.workers == 0:
-        text += " No worker is running right now: the hunt starts as soon as one does."
-    return r.Reply(
-        r.PROGRESS,
-        text,
-        title=f"Hunt of {progress.volumes:,} volumes",
-        buttons=(r.Button(r.CANCEL, "Cancel", job_id=progress.hunt_id, owner=owner),),
-    )
+    title = f"Hunt of {progress.volumes:,} volumes"
+    then = "the hunt starts as soon as one does"
+    return _on_its_way(text, progress, title, progress.hunt_id, owner, then)
 
 
 def hunt(outcome: hunting.Outcome, prompt_key: str, notes: list[str], hunter: str) -> r.Reply:
