@@ -138,8 +138,8 @@ class Moderation(ModerationBase):
         of open reports."""
         reason = reason_of(reason, required=True)
         item = await self.item(target)
-        report = {"name": actor.name, "reason": reason, "at": self.clock()}
-        report["guild"] = actor.guild_id or "-"
+        now = self.clock()
+        report = {"name": actor.name, "reason": reason, "at": now, "guild": actor.guild_id or "-"}
         code = await self.durable.run(
             self.redis,
             self._report,
@@ -149,7 +149,7 @@ class Moderation(ModerationBase):
                 keys.mod_queue(actor.guild_id),
                 keys.view_hidden(actor.guild_id),
             ],
-            [actor.user_id, json.dumps(report), item.ref, repr(self.clock()), item.owner_field],
+            [actor.user_id, json.dumps(report), item.ref, repr(now), item.owner_field],
         )
         if code == -1:
             raise ModerationError(f"there is no {item.kind} {item.ref}")
