@@ -131,24 +131,29 @@ def test_run_reads_stdin_and_exits_1_when_a_command_failed(library, tmp_path):
     assert "'nowhere' has 1 part separated by - : or /" in text
 
 
-def test_a_fresh_checkout_runs_the_console_with_no_redis_and_no_token(tmp_path, reader):
-    """The README's first command: the embedded Redis and an in-process worker, from scratch."""
+def console_process(folder: Path, lines: str, **settings: str) -> subprocess.CompletedProcess:
+    """`shelf console --edition tiny` as a process in `folder`, with no Redis and no token."""
     env = {
         "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
+        "HOME": str(folder),
         "PYTHONPATH": str(ROOT),
-        "BABEL_DATA_DIR": str(tmp_path / "data"),
+        "BABEL_DATA_DIR": str(folder / "data"),
+        **settings,
     }
-    lines = f"read {ADDRESS} Once upon a time\n!shelf about\n"
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "bot.cli", "console", "--edition", "tiny"],
         input=lines,
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         timeout=240,
     )
+
+
+def test_a_fresh_checkout_runs_the_console_with_no_redis_and_no_token(tmp_path, reader):
+    """The README's first command: the embedded Redis and an in-process worker, from scratch."""
+    done = console_process(tmp_path, f"read {ADDRESS} Once upon a time\n!shelf about\n")
     assert done.returncode == 0, done.stderr
     expected = reader.read(parse_address(ADDRESS), "Once upon a time")
     assert f"{console.RULE}\n{expected.text}\n{console.RULE}\n" in done.stdout
@@ -160,24 +165,9 @@ def test_a_fresh_checkout_runs_the_console_with_no_redis_and_no_token(tmp_path, 
 
 def test_the_console_finds_a_volume_and_a_later_console_reads_it_by_its_handle(tmp_path):
     """A found volume's slip outlives the process that found it: the handle is an address."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "PYTHONPATH": str(ROOT),
-        "BABEL_DATA_DIR": str(tmp_path / "data"),
-        "BABEL_FIND_COOLDOWN_S": "0",
-    }
 
     def console_says(lines: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "console", "--edition", "tiny"],
-            input=lines,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=240,
-        )
+        done = console_process(tmp_path, lines, BABEL_FIND_COOLDOWN_S="0")
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
         return done.stdout
 
