@@ -224,25 +224,33 @@ class Desk:
             self.current = None
 
     def _reading(self, d, reading, how, build_s, read_s, start, batch) -> Result:
-        return Result(
+        return self._answer(
             d.job_id,
             d.job,
-            True,
             text=reading.text,
             token_ids=list(reading.token_ids),
             fingerprint=reading.fingerprint,
             stopped_at_eos=reading.stopped_at_eos,
-            worker=self.name,
-            device=self.device,
             cache=how,
             timings={
                 "queued": _queued(d),
                 "build": round(build_s, 4),
                 "read": round(read_s, 4),
-                "total": round(time.perf_counter() - start, 4),
+                "total": _since(start),
                 "batch": batch,
             },
+        )
+
+    def _answer(self, job_id: str, job: Job, **fields) -> Result:
+        """A job's answer, signed by this worker (`failure` signs the error answers)."""
+        return Result(
+            job_id,
+            job,
+            True,
+            worker=self.name,
+            device=self.device,
             finished_at=time.time(),
+            **fields,
         )
 
     def _before(self, deliveries: list[Delivery]) -> None:
@@ -298,18 +306,11 @@ class Desk:
             fast = self.reader(job.edition)
             how, build_s = self._load(fast, job)
             png = draw_page(fast.edition, fast.flat[0], job.page)
-            return Result(
+            return self._answer(
                 d.job_id,
                 job,
-                True,
-                worker=self.name,
-                device=self.device,
                 cache=how,
-                timings={
-                    "build": round(build_s, 4),
-                    "total": round(time.perf_counter() - start, 4),
-                },
-                finished_at=time.time(),
+                timings={"build": round(build_s, 4), "total": _since(start)},
                 png=base64.b64encode(png).decode("ascii"),
             )
         except Exception as e:
@@ -356,14 +357,10 @@ class Desk:
             stored = self.slips.put(edition, found.location.digits)
             self._forget_found(stored.evicted)
             self._remember_found(stored.handle, d.job_id)
-            return Result(
+            return self._answer(
                 d.job_id,
                 job,
-                True,
-                worker=self.name,
-                device=self.device,
                 timings={"queued": _queued(d), **found.seconds, "total": _since(start)},
-                finished_at=time.time(),
                 found=found_volume(stored.handle, found),
             )
         except _HandBack:
@@ -450,21 +447,14 @@ class Desk:
             volumes = sum(d.job.volumes for d in deliveries)
             batch = min(volumes, max(most[1:] or most))  # the largest batch read
             metrics.VOLUMES_BUILT.labels(first.edition).inc(volumes)
-            total = round(time.perf_counter() - start, 4)
+            total = _since(start)
             results = []
             for d, best in zip(deliveries, found, strict=True):
                 self._keep_readings(d.job, best)
                 timings = {"queued": _queued(d), "total": total, "volumes": d.job.volumes}
                 results.append(
-                    Result(
-                        d.job_id,
-                        d.job,
-                        True,
-                        worker=self.name,
-                        device=self.device,
-                        timings={**timings, "batch": batch},
-                        finished_at=time.time(),
-                        candidates=best,
+                    self._answer(
+                        d.job_id, d.job, timings={**timings, "batch": batch}, candidates=best
                     )
                 )
             return results
@@ -480,17 +470,13 @@ class Desk:
         for c in found:
             job = Job.read(c.address, hunt.prompt, hunt.max_tokens, edition=hunt.edition)
             results.append(
-                Result(
+                self._answer(
                     job.id,
                     job,
-                    True,
                     text=c.text,
                     token_ids=c.token_ids,
                     fingerprint=c.fingerprint,
                     stopped_at_eos=c.stopped_at_eos,
-                    worker=self.name,
-                    device=self.device,
-                    finished_at=time.time(),
                 )
             )
         budget = self.settings.readings_mb * 2**20
