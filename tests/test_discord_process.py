@@ -257,38 +257,14 @@ def test_mod_hide_typed_and_slash_by_a_moderator_and_a_member(service):
     )
     card = answered(service, shared, lambda m: titles(m)[0].startswith("D-"), "the share")
     d = titles(card)[0].split(" · ")[0]
-    typed = fake.send_message(world.general, world.bob, f"!shelf mod hide {d} spam")
-    refused = fake.wait_for(
-        lambda: next(
-            (
-                m
-                for m in fake.visible_to(world.bob)
-                if m.id > typed.id and m.visibility.kind == "dm"
-            ),
-            None,
-        ),
-        timeout=WAIT,
-        what="the refusal",
-    )
+    refused = typed_reply(fake, world.general, world.bob, f"!shelf mod hide {d} spam")
     assert "Only this server's moderators can use mod hide" in str(refused.embeds)
     slash = fake.slash(
         "shelf-mod hide", {"item": d, "reason": "spam"}, user=world.bob, channel=world.general
     )
     (said,) = slash.wait_answers(timeout=WAIT)
     assert said.visibility.kind == "ephemeral"
-    typed = fake.send_message(world.general, world.mod, f"!shelf mod hide {d} spam")
-    done = fake.wait_for(
-        lambda: next(
-            (
-                m
-                for m in fake.visible_to(world.mod)
-                if m.id > typed.id and m.visibility.kind == "dm"
-            ),
-            None,
-        ),
-        timeout=WAIT,
-        what="the moderator's confirmation",
-    )
+    done = typed_reply(fake, world.general, world.mod, f"!shelf mod hide {d} spam")
     assert f"{d} is hidden from this server" in str(done.embeds)
     slash = fake.slash("shelf-mod restore", {"item": d}, user=world.mod, channel=world.general)
     (said,) = slash.wait_answers(timeout=WAIT)
