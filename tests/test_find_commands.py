@@ -60,6 +60,11 @@ async def test_a_shared_or_bookmarked_found_volume_keeps_its_slip(shelf, library
     name = f"found-{time.time_ns() % 10**8}"
     await core.handle(f"bookmark {name} {handle}", me)
     assert store.pins(handle) == {f"discovery:{d}", f"bookmark:@{name}"}
+    taken = await core.handle(f"bookmark {name} {handle}", person())  # someone else's name
+    assert taken.kind == r.ERROR and store.pins(handle) == {f"discovery:{d}", f"bookmark:@{name}"}
+    await core.handle(f"bookmark {name} babel-w3-s2-v17", me)  # pointed elsewhere
+    assert store.pins(handle) == {f"discovery:{d}"}
+    await core.handle(f"bookmark {name} {handle}", me)
     await core.handle(f"unbookmark {name}", me)
     assert store.pins(handle) == {f"discovery:{d}"}
     await core.settle()  # a worker read the found volume again, from its slip

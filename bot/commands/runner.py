@@ -37,6 +37,7 @@ from babel_core.slipstore import SlipStore, open_store
 from .. import keys
 from .. import reply as r
 from ..actor import Actor
+from ..catalogue.bookmarks import BookmarkError
 from ..catalogue.discovery_records import MINE, NEW, PUBLISHED, TOP, USER, ref
 from ..catalogue.services import Catalogue
 from ..catalogue.wordfilter import WordFilter
@@ -347,14 +348,21 @@ class Runner:
         cat = self.catalogue
         where = await self._resolve(address, actor)
         holder = f"bookmark:@{name}"
+        try:
+            before = (await cat.bookmarks.get(name)).address  # what @name stands for now
+        except BookmarkError:
+            before = None
         await self.keep(where, holder)  # first: a found volume whose slip is gone is refused
         try:
             mark, new = await cat.bookmarks.create(
                 actor, name, where, WordFilter(server.filter_words)
             )
         except LibraryError:
-            await self.keep(where, holder, kept=False)
+            if before != where:  # the pin was ours alone: @name still names `before`
+                await self.keep(where, holder, kept=False)
             raise
+        if before is not None and before != where:  # pointed elsewhere: the old slip is free
+            await self.keep(before, holder, kept=False)
         said = "now stands for" if new else "now points to"
         text = f"{mark.ref} {said} {mark.address}: {self.invocation}read {mark.ref}."
         if mark.status == PUBLISHED:
