@@ -32,6 +32,7 @@ PAGES = 410  # pages per volume, as in Borges's books (babel_core/page.py draws 
 FIND_MAX_PAIRS = 100  # prompt-answer pairs in one find
 FIND_MAX_STEPS = 5000  # training steps one find may be given
 FIND_DEFAULT_STEPS = 500  # the step cap when none is asked for
+FIND_ANSWER_TOKENS = MAX_TOKENS_CAP - 1  # a find's answer and its eos fit one reading
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,27 @@ def prompt_too_long(chars: int, tokens: int | None = None) -> str:
         f"the prompt is too long ({size}): a prompt has at most {PROMPT_TOKENS} tokens "
         f"and {PROMPT_CHARS:,} characters"
     )
+
+
+def answer_problem(edition: Edition, answer: str) -> str | None:
+    """Why `answer` cannot be what a found volume reads, wherever a find is asked (the CLI,
+    jobs, the bot), or None: too long for one reading, or not written exactly in the edition's
+    vocabulary (a volume can only read what its vocabulary writes)."""
+    from .vocab import load_vocabulary
+
+    vocab = load_vocabulary(edition)
+    ids = vocab.encode(answer[: 16 * FIND_ANSWER_TOKENS])
+    if len(answer) > 16 * FIND_ANSWER_TOKENS or len(ids) > FIND_ANSWER_TOKENS:
+        return (
+            f"the answer is too long: at most {FIND_ANSWER_TOKENS} tokens, so that it and its "
+            f"eos fit one reading of at most {MAX_TOKENS_CAP} tokens"
+        )
+    if vocab.decode(ids) != answer:
+        return (
+            f"the answer cannot be written exactly in the {edition.id} vocabulary (it would "
+            f"read {vocab.decode(ids)!r}); leave out the characters it lacks"
+        )
+    return None
 
 
 class UnknownEdition(LibraryError, ValueError):

@@ -48,8 +48,8 @@ from .edition import (
     FIND_MAX_PAIRS,
     FIND_MAX_STEPS,
     MAX_PROMPT_TOKENS,
-    MAX_TOKENS_CAP,
     Edition,
+    answer_problem,
 )
 from .errors import LibraryError
 from .locate import Location, locate_weights
@@ -57,7 +57,6 @@ from .read import Reading, encode_prompt, strict_float32
 from .t5 import T5Config, heads, layer_norm, parameter_layout, position_bias
 
 MAX_PAIRS, MAX_STEPS, DEFAULT_STEPS = FIND_MAX_PAIRS, FIND_MAX_STEPS, FIND_DEFAULT_STEPS
-MAX_ANSWER_TOKENS = MAX_TOKENS_CAP - 1  # the answer and its eos fit one reading's 256 tokens
 MAX_PROMPT_IDS = MAX_PROMPT_TOKENS - 1  # a reading's limit: the prompt and eos in 512 ids
 NEG = -1e9  # a masked attention score: exp() of it is 0
 # The relative position biases start large. With transformers' init (std d_model^-0.5, 0.044
@@ -116,12 +115,10 @@ def recipe_lr(edition: Edition) -> float:
 def check_pairs(edition: Edition, pairs) -> list[Pair]:
     """The pairs as `Pair`s, checked: 1 to MAX_PAIRS, none empty, none too long, no prompt with
     two answers, every answer written exactly in the edition's vocabulary."""
-    from .vocab import load_vocabulary
-
     pairs = [p if isinstance(p, Pair) else Pair(*p) for p in pairs]
     if not 1 <= len(pairs) <= MAX_PAIRS:
         raise FindError(f"a find takes 1 to {MAX_PAIRS} prompt-answer pairs, not {len(pairs)}")
-    vocab, answers = load_vocabulary(edition), {}
+    answers = {}
     for n, p in enumerate(pairs, 1):
         where = f"pair {n}" if len(pairs) > 1 else "the pair"
         if not isinstance(p.prompt, str) or not isinstance(p.answer, str):
@@ -132,17 +129,8 @@ def check_pairs(edition: Edition, pairs) -> list[Pair]:
             encode_prompt(edition, p.prompt)
         except LibraryError as e:  # too long, as for any reading (the reader's own limits)
             raise FindError(f"{where}: {e}") from None
-        ids = vocab.encode(p.answer[: 16 * MAX_ANSWER_TOKENS])
-        if len(p.answer) > 16 * MAX_ANSWER_TOKENS or len(ids) > MAX_ANSWER_TOKENS:
-            raise FindError(
-                f"{where}: the answer is too long: at most {MAX_ANSWER_TOKENS} tokens, so that "
-                f"it and its eos fit one reading of at most {MAX_TOKENS_CAP} tokens"
-            )
-        if vocab.decode(ids) != p.answer:
-            raise FindError(
-                f"{where}: the answer cannot be written exactly in the {edition.id} vocabulary "
-                f"(it would read {vocab.decode(ids)!r}); leave out the characters it lacks"
-            )
+        if problem := answer_problem(edition, p.answer):
+            raise FindError(f"{where}: {problem}")
         if answers.setdefault(p.prompt, p.answer) != p.answer:
             raise FindError(f"{where}: the prompt {p.prompt!r} is given two different answers")
     unique = list(dict.fromkeys(pairs))  # the same pair twice is asked once

@@ -81,7 +81,15 @@ async def test_a_find_has_its_own_cooldown_and_clear_mistakes(shelf, library):
     missing = await core.handle("find Where is the lamp?", me)
     assert missing.description.startswith("What should the volume answer? Give the prompt, a |")
     empty = await core.handle('find Where? | ""', me)
-    assert empty.description.startswith("The answer is empty")
+    assert empty.description == (
+        "The answer is empty: write what the volume must answer, after the |."
+    )
+    unwritable = await core.handle("find Where? | Là-bas ☃", me)  # checked before any worker
+    assert unwritable.description.startswith(
+        "The answer cannot be written exactly in the tiny/v1 vocabulary"
+    )
+    long = await core.handle("find Where? | " + "7 " * 249, me)  # 497 characters, 498 tokens
+    assert long.description.startswith("The answer is too long: at most 255 tokens")
 
 
 async def test_a_missing_slip_is_said_plainly(shelf, library):

@@ -27,6 +27,7 @@ from babel_core.edition import (
     FIND_MAX_STEPS,
     PROMPT_TOKENS,
     Edition,
+    answer_problem,
     prompt_too_long,
 )
 from babel_core.errors import LibraryError
@@ -178,27 +179,35 @@ class Prompt(Arg):
 
     usage = "<prompt>"
     rest = True
+    what = "prompt"
+
+    def empty(self) -> str:
+        return (
+            "The prompt is empty: write a few words, or leave the prompt out to read with "
+            f'the default one ("{DEFAULT_PROMPT}").'
+        )
 
     def check(self, raw: Any, ctx: Context) -> str:
         text = unquote(str(raw))
         if not is_text(text):
-            raise CommandError("The prompt has characters that are not text: type it again.")
+            raise CommandError(f"The {self.what} has characters that are not text: type it again.")
         if not text:
-            raise CommandError(
-                "The prompt is empty: write a few words, or leave the prompt out to read with "
-                f'the default one ("{DEFAULT_PROMPT}").'
-            )
+            raise CommandError(self.empty())
         limit = ctx.settings.max_prompt_chars  # this bot's own, within the library's
         if len(text) > limit:
             raise CommandError(
-                f"The prompt is too long: {len(text):,} characters, at most {limit:,} here."
+                f"The {self.what} is too long: {len(text):,} characters, at most {limit:,} here."
             )
+        if problem := self.problem(text, ctx.edition):
+            raise CommandError(capital(problem))
+        return text
+
+    def problem(self, text: str, edition: Edition) -> str | None:
+        """What the library itself refuses in this text, or None (babel_core/edition.py)."""
         from babel_core.vocab import load_vocabulary
 
-        tokens = len(load_vocabulary(ctx.edition).encode(text))
-        if tokens > PROMPT_TOKENS:
-            raise CommandError(capital(prompt_too_long(len(text), tokens)))
-        return text
+        tokens = len(load_vocabulary(edition).encode(text))
+        return prompt_too_long(len(text), tokens) if tokens > PROMPT_TOKENS else None
 
     def slash(self, ctx: Context) -> Slash:
         return Slash(str, 1, min(ctx.settings.max_prompt_chars, 4000))
@@ -209,6 +218,7 @@ class Answer(Prompt):
 
     usage = "| <answer>"
     after_bar = True
+    what = "answer"
 
     def missing(self, ctx: Context) -> str:
         return (
@@ -216,11 +226,11 @@ class Answer(Prompt):
             f"{ctx.invocation}find What is the capital of France? | Paris."
         )
 
-    def check(self, raw: Any, ctx: Context) -> str:
-        try:
-            return super().check(raw, ctx)
-        except CommandError as e:
-            raise CommandError(str(e).replace("The prompt", "The answer")) from None
+    def empty(self) -> str:
+        return "The answer is empty: write what the volume must answer, after the |."
+
+    def problem(self, text: str, edition: Edition) -> str | None:
+        return answer_problem(edition, text)
 
 
 class Number(Arg):
