@@ -170,6 +170,8 @@ def test_a_slash_find_then_bookmark_the_found_volume_by_its_form(service):
     clicked = fake.click(card, bookmark, user=carol)
     modal = fake.wait_for(lambda: clicked.modal, timeout=WAIT, what="the bookmark form")
     (label,) = modal["components"]
+    field = label["component"]
+    assert (field["min_length"], field["max_length"]) == (2, 33)  # a name, with or without @
     submitted = fake.submit_modal({label["component"]["custom_id"]: "here-one"}, user=carol)
     saved = answered(service, submitted, lambda m: "here-one" in str(m.embeds), "the bookmark")
     assert saved.visibility.kind == "public"  # a bookmark is a name anyone here may use

@@ -25,6 +25,7 @@ from discord.ext import commands
 from .. import reply as r
 from ..actor import Actor
 from ..catalogue.bookmarks import SIGIL
+from ..commands import arguments as a
 from ..commands.arguments import CommandError, Person
 from ..commands.catalog import COMMANDS, Command
 from ..commands.runner import OOPS
@@ -162,8 +163,9 @@ class ShelfCog(commands.Cog, name="Shelf"):
     async def ask(self, interaction: discord.Interaction, button: r.Button) -> None:
         """ "Read with another prompt" and "Bookmark": a form asks for the prompt or name."""
         try:
-            limit = self.bot.settings.max_prompt_chars
-            await interaction.response.send_modal(AskModal(button, limit))
+            asked = a.PROMPT if button.action == r.AGAIN else a.BOOKMARK
+            bounds = asked.slash(self.runner.parser.ctx)
+            await interaction.response.send_modal(AskModal(button, bounds))
         except discord.HTTPException as e:
             log.warning("could not open a form (%s %s)", e.status, e.code)
 

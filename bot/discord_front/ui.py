@@ -17,6 +17,7 @@ import re
 import discord
 
 from .. import reply as r
+from ..commands.arguments import Slash
 from ..safety import clean, fit_embed
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,8 @@ class AskModal(discord.ui.Modal):
     """Asks for what a button's command needs: the prompt of a new reading of one volume
     (AGAIN), or the name of a bookmark for it (BOOKMARK)."""
 
-    def __init__(self, button: r.Button, max_chars: int):
+    def __init__(self, button: r.Button, bounds: Slash):
+        """`bounds`: the lengths the command's own field allows (its slash option's)."""
         again = button.action == r.AGAIN
         super().__init__(
             title="Read with another prompt" if again else "Bookmark this volume", timeout=600
@@ -194,8 +196,8 @@ class AskModal(discord.ui.Modal):
         self.button = button
         self.text = discord.ui.TextInput(
             style=discord.TextStyle.paragraph if again else discord.TextStyle.short,
-            max_length=min(max_chars, 4000) if again else 33,
-            min_length=1 if again else 2,
+            min_length=bounds.min,
+            max_length=bounds.max,
         )
         self.add_item(discord.ui.Label(text="Prompt" if again else "Name", component=self.text))
 
